@@ -374,10 +374,11 @@ class _Builder:
         return d.UnitRecord(name=r.name, cite=r.cite, doc=r.doc, span=self.span(r.span), fields=tuple(
             d.OutputField(name=f.name, width=f.width, enum=self.visible("enums", f.enum),
                           store=d.StoreTarget(structure=f.store[0], field=f.store[1]) if f.store else None,
-                          store_when=self.expr(f.store_when), doc=f.doc, span=self.span(f.span))
+                          store_when=self.expr(f.store_when), default=self.expr(f.default), doc=f.doc,
+                          span=self.span(f.span))
             for f in r.fields))
 
     def exit_rule(self, x: ir.ExitRule) -> d.ExitRule:
         return d.ExitRule(name=x.name, when=self.expr(x.when), cite=x.cite, doc=x.doc, span=self.span(x.span),
                           assigns=tuple(d.ExitAssign(field=a.field, value=self.expr(a.value), bits=self.bits(a.bits),
-                                                     span=self.span(a.span)) for a in x.assigns))
+                                                     default=a.default, span=self.span(a.span)) for a in x.assigns))

@@ -425,9 +425,11 @@ class _ToAst(Transformer):
 
     def record_value(self, meta, c):
         _, doc = self._opts(c)
-        enum = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "enum"), None)
-        c = [x for x in c if not (isinstance(x, tuple) and x[0] == "enum")]
-        return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), value=self._e(c[2]), doc=doc, enum=enum)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("enum", "store"))
+        store, store_when = opts.get("store", (None, None))
+        c = [x for x in c if not (isinstance(x, tuple) and x[0] in ("enum", "store"))]
+        return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), value=self._e(c[2]), doc=doc,
+                               enum=opts.get("enum"), store=store, store_when=store_when)
 
     def record_bitfields(self, meta, c):
         _, doc = self._opts(c)

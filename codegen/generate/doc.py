@@ -751,6 +751,7 @@ class RecordFieldDoc:
     enum: Link | None = None
     store: Link | None = None
     store_when: ExprText | None = None
+    default: ExprText | None = None  # a unit record field's default
     svg: Markup | None = None
 
 
@@ -1068,6 +1069,7 @@ class SpecDoc:
                 if f.store is not None:
                     doc.store = Link(f"{f.store[0]}.{f.store[1]}", self.anchors.get("step", f"{owner}-{f.store[0]}"))
                 doc.store_when = p.text(f.store_when) if f.store_when is not None else None
+                doc.default = p.text(f.default) if f.default is not None else None
             if bits:
                 boxes = _fill_blanks(f.width, [
                     Box(b.lo, b.hi, b.name, "field", f"{b.name} {_bits(b.hi, b.lo, True)} = {p.text(b.value).flat}")
@@ -1345,7 +1347,7 @@ class SpecDoc:
         for i, x in enumerate(u.exits):
             assigns = [AssignDoc(a.field, p.text(a.value) if a.value is not None else None,
                                  [BitsDoc(_bits(b.hi, b.lo), b.name, p.text(b.value), b.doc, self.src(b)) for b in a.bits])
-                       for a in x.assigns]
+                       for a in x.assigns if not a.default]  # (a default is shown once, in the record)
             exits.append(ExitDoc(i + 1, x.name, self.anchors.add("exit", f"{u.name}-{x.name}", f"exit {x.name}"),
                                  p.text(x.when), assigns, self.meta(x)))
         return UnitDoc(u, anchor, self.meta(u), event, [self.link("layout", c) for c in u.context], steps, lets,

@@ -554,6 +554,7 @@ class OutputField(_Model):
     enum: str | None
     store: StoreTarget | None = Field(description="the structure field it is written to")
     store_when: Expr | None
+    default: Expr | None = Field(description="its value in every exit rule that does not assign it (else 0)")
     doc: str
     span: Span
 
@@ -570,6 +571,7 @@ class ExitAssign(_Model):
     field: str
     value: Expr | None
     bits: tuple[RecordBits, ...]
+    default: bool = Field(description="the record field's default, in a rule that does not assign the field")
     span: Span
 
 

@@ -622,6 +622,7 @@ class OutputField(Node):
     enum: str | None = None
     store: tuple[str, str] | None = None
     store_when: Expr | None = None  # written only when this holds too
+    default: Expr | None = None  # the value of every exit rule that does not assign it (else 0)
     doc: str = ""
 
 
@@ -658,6 +659,7 @@ class ExitAssign(Node):
     field: str
     value: Expr | None = None
     bits: tuple[RecordBits, ...] = ()
+    default: bool = False  # the record field's default, put in a rule that does not assign the field
 
 
 class ExitRule(Node):

@@ -51,7 +51,8 @@ module amd_svm_svm_intercepts (
     o_r_exitinfo1,
     o_r_exitinfo2,
     o_r_exitintinfo,
-    o_r_nrip
+    o_r_nrip,
+    o_r_eventinj
 );
 
 input clk;
@@ -115,6 +116,8 @@ output [63:0] o_r_exitintinfo;
 reg [63:0] o_r_exitintinfo;
 output [63:0] o_r_nrip;
 reg [63:0] o_r_nrip;
+output [63:0] o_r_eventinj;
+reg [63:0] o_r_eventinj;
 
 reg [3:0] b_iopm;
 reg [0:0] b_msrpm;
@@ -125,6 +128,7 @@ reg [5:0] bm_off;
 reg [6:0] bm_span;
 reg bm_two;
 reg pend;
+reg [63:0] rec_eventinj;
 reg [63:0] rec_exitcode;
 reg [63:0] rec_exitinfo1;
 reg [63:0] rec_exitinfo2;
@@ -157,301 +161,292 @@ always @(posedge clk) begin: fsm
     reg [17-1:0] h4;
     reg [1-1:0] h5;
     reg [18-1:0] h6;
-    reg [1-1:0] h12;
     reg [1-1:0] h13;
-    reg [32-1:0] h14;
-    reg [5-1:0] h15;
+    reg [1-1:0] h14;
+    reg [32-1:0] h15;
     reg [5-1:0] h16;
     reg [5-1:0] h17;
     reg [5-1:0] h18;
-    reg [9-1:0] h19;
-    reg [5-1:0] h20;
-    reg [1-1:0] h21;
+    reg [5-1:0] h19;
+    reg [9-1:0] h20;
+    reg [5-1:0] h21;
     reg [1-1:0] h22;
-    reg [32-1:0] h23;
-    reg [5-1:0] h24;
+    reg [1-1:0] h23;
+    reg [32-1:0] h24;
     reg [5-1:0] h25;
     reg [5-1:0] h26;
     reg [5-1:0] h27;
-    reg [9-1:0] h28;
-    reg [5-1:0] h29;
-    reg [1-1:0] h30;
+    reg [5-1:0] h28;
+    reg [9-1:0] h29;
+    reg [5-1:0] h30;
     reg [1-1:0] h31;
-    reg [32-1:0] h32;
-    reg [5-1:0] h33;
+    reg [1-1:0] h32;
+    reg [32-1:0] h33;
     reg [5-1:0] h34;
     reg [5-1:0] h35;
     reg [5-1:0] h36;
-    reg [9-1:0] h37;
-    reg [5-1:0] h38;
-    reg [1-1:0] h39;
+    reg [5-1:0] h37;
+    reg [9-1:0] h38;
+    reg [5-1:0] h39;
     reg [1-1:0] h40;
-    reg [32-1:0] h41;
-    reg [5-1:0] h42;
+    reg [1-1:0] h41;
+    reg [32-1:0] h42;
     reg [5-1:0] h43;
     reg [5-1:0] h44;
     reg [5-1:0] h45;
-    reg [9-1:0] h46;
-    reg [5-1:0] h47;
-    reg [1-1:0] h48;
+    reg [5-1:0] h46;
+    reg [9-1:0] h47;
+    reg [5-1:0] h48;
     reg [1-1:0] h49;
-    reg [32-1:0] h50;
-    reg [5-1:0] h51;
+    reg [1-1:0] h50;
+    reg [32-1:0] h51;
     reg [5-1:0] h52;
     reg [5-1:0] h53;
     reg [5-1:0] h54;
-    reg [9-1:0] h55;
-    reg [5-1:0] h56;
-    reg [1-1:0] h57;
+    reg [5-1:0] h55;
+    reg [9-1:0] h56;
+    reg [5-1:0] h57;
     reg [1-1:0] h58;
-    reg [32-1:0] h59;
-    reg [5-1:0] h60;
+    reg [1-1:0] h59;
+    reg [32-1:0] h60;
     reg [5-1:0] h61;
     reg [5-1:0] h62;
     reg [5-1:0] h63;
-    reg [9-1:0] h64;
-    reg [5-1:0] h65;
-    reg [1-1:0] h67;
-    reg [1-1:0] h68;
-    reg [64-1:0] h69;
-    reg [64-1:0] h70;
-    reg [1-1:0] h75;
-    reg [1-1:0] h76;
-    reg [32-1:0] h77;
-    reg [5-1:0] h78;
-    reg [5-1:0] h79;
-    reg [5-1:0] h80;
+    reg [5-1:0] h64;
+    reg [9-1:0] h65;
+    reg [5-1:0] h66;
+    reg [1-1:0] h69;
+    reg [1-1:0] h70;
+    reg [64-1:0] h71;
+    reg [64-1:0] h72;
+    reg [1-1:0] h78;
+    reg [1-1:0] h79;
+    reg [32-1:0] h80;
     reg [5-1:0] h81;
-    reg [9-1:0] h82;
+    reg [5-1:0] h82;
     reg [5-1:0] h83;
-    reg [1-1:0] h84;
-    reg [1-1:0] h85;
-    reg [32-1:0] h86;
-    reg [5-1:0] h87;
-    reg [5-1:0] h88;
-    reg [5-1:0] h89;
+    reg [5-1:0] h84;
+    reg [9-1:0] h85;
+    reg [5-1:0] h86;
+    reg [1-1:0] h87;
+    reg [1-1:0] h88;
+    reg [32-1:0] h89;
     reg [5-1:0] h90;
-    reg [9-1:0] h91;
+    reg [5-1:0] h91;
     reg [5-1:0] h92;
-    reg [1-1:0] h93;
-    reg [1-1:0] h94;
-    reg [32-1:0] h95;
-    reg [5-1:0] h96;
-    reg [5-1:0] h97;
-    reg [5-1:0] h98;
+    reg [5-1:0] h93;
+    reg [9-1:0] h94;
+    reg [5-1:0] h95;
+    reg [1-1:0] h96;
+    reg [1-1:0] h97;
+    reg [32-1:0] h98;
     reg [5-1:0] h99;
-    reg [9-1:0] h100;
+    reg [5-1:0] h100;
     reg [5-1:0] h101;
-    reg [1-1:0] h102;
-    reg [1-1:0] h103;
-    reg [32-1:0] h104;
-    reg [5-1:0] h105;
-    reg [5-1:0] h106;
-    reg [5-1:0] h107;
+    reg [5-1:0] h102;
+    reg [9-1:0] h103;
+    reg [5-1:0] h104;
+    reg [1-1:0] h105;
+    reg [1-1:0] h106;
+    reg [32-1:0] h107;
     reg [5-1:0] h108;
-    reg [9-1:0] h109;
+    reg [5-1:0] h109;
     reg [5-1:0] h110;
-    reg [1-1:0] h111;
-    reg [1-1:0] h112;
-    reg [32-1:0] h113;
-    reg [5-1:0] h114;
-    reg [5-1:0] h115;
-    reg [5-1:0] h116;
+    reg [5-1:0] h111;
+    reg [9-1:0] h112;
+    reg [5-1:0] h113;
+    reg [1-1:0] h114;
+    reg [1-1:0] h115;
+    reg [32-1:0] h116;
     reg [5-1:0] h117;
-    reg [9-1:0] h118;
+    reg [5-1:0] h118;
     reg [5-1:0] h119;
-    reg [1-1:0] h120;
-    reg [1-1:0] h121;
-    reg [32-1:0] h122;
-    reg [5-1:0] h123;
-    reg [5-1:0] h124;
-    reg [5-1:0] h125;
+    reg [5-1:0] h120;
+    reg [9-1:0] h121;
+    reg [5-1:0] h122;
+    reg [1-1:0] h123;
+    reg [1-1:0] h124;
+    reg [32-1:0] h125;
     reg [5-1:0] h126;
-    reg [9-1:0] h127;
+    reg [5-1:0] h127;
     reg [5-1:0] h128;
-    reg [1-1:0] h150;
-    reg [1-1:0] h151;
-    reg [32-1:0] h152;
-    reg [5-1:0] h153;
-    reg [5-1:0] h154;
-    reg [5-1:0] h155;
-    reg [5-1:0] h156;
-    reg [9-1:0] h157;
+    reg [5-1:0] h129;
+    reg [9-1:0] h130;
+    reg [5-1:0] h131;
+    reg [1-1:0] h154;
+    reg [1-1:0] h155;
+    reg [32-1:0] h156;
+    reg [5-1:0] h157;
     reg [5-1:0] h158;
-    reg [1-1:0] h159;
-    reg [1-1:0] h160;
-    reg [32-1:0] h161;
+    reg [5-1:0] h159;
+    reg [5-1:0] h160;
+    reg [9-1:0] h161;
     reg [5-1:0] h162;
-    reg [5-1:0] h163;
-    reg [5-1:0] h164;
-    reg [5-1:0] h165;
-    reg [9-1:0] h166;
+    reg [1-1:0] h163;
+    reg [1-1:0] h164;
+    reg [32-1:0] h165;
+    reg [5-1:0] h166;
     reg [5-1:0] h167;
-    reg [1-1:0] h168;
-    reg [1-1:0] h169;
-    reg [32-1:0] h170;
+    reg [5-1:0] h168;
+    reg [5-1:0] h169;
+    reg [9-1:0] h170;
     reg [5-1:0] h171;
-    reg [5-1:0] h172;
-    reg [5-1:0] h173;
-    reg [5-1:0] h174;
-    reg [9-1:0] h175;
+    reg [1-1:0] h172;
+    reg [1-1:0] h173;
+    reg [32-1:0] h174;
+    reg [5-1:0] h175;
     reg [5-1:0] h176;
-    reg [1-1:0] h177;
-    reg [1-1:0] h178;
-    reg [32-1:0] h179;
+    reg [5-1:0] h177;
+    reg [5-1:0] h178;
+    reg [9-1:0] h179;
     reg [5-1:0] h180;
-    reg [5-1:0] h181;
-    reg [5-1:0] h182;
-    reg [5-1:0] h183;
-    reg [9-1:0] h184;
+    reg [1-1:0] h181;
+    reg [1-1:0] h182;
+    reg [32-1:0] h183;
+    reg [5-1:0] h184;
     reg [5-1:0] h185;
-    reg [1-1:0] h186;
-    reg [1-1:0] h187;
-    reg [32-1:0] h188;
+    reg [5-1:0] h186;
+    reg [5-1:0] h187;
+    reg [9-1:0] h188;
     reg [5-1:0] h189;
-    reg [5-1:0] h190;
-    reg [5-1:0] h191;
-    reg [5-1:0] h192;
-    reg [9-1:0] h193;
+    reg [1-1:0] h190;
+    reg [1-1:0] h191;
+    reg [32-1:0] h192;
+    reg [5-1:0] h193;
     reg [5-1:0] h194;
-    reg [1-1:0] h195;
-    reg [1-1:0] h196;
-    reg [32-1:0] h197;
+    reg [5-1:0] h195;
+    reg [5-1:0] h196;
+    reg [9-1:0] h197;
     reg [5-1:0] h198;
-    reg [5-1:0] h199;
-    reg [5-1:0] h200;
-    reg [5-1:0] h201;
-    reg [9-1:0] h202;
+    reg [1-1:0] h199;
+    reg [1-1:0] h200;
+    reg [32-1:0] h201;
+    reg [5-1:0] h202;
     reg [5-1:0] h203;
-    reg [1-1:0] h218;
-    reg [1-1:0] h219;
-    reg [32-1:0] h220;
-    reg [5-1:0] h221;
-    reg [5-1:0] h222;
-    reg [5-1:0] h223;
-    reg [5-1:0] h224;
-    reg [9-1:0] h225;
+    reg [5-1:0] h204;
+    reg [5-1:0] h205;
+    reg [9-1:0] h206;
+    reg [5-1:0] h207;
+    reg [1-1:0] h223;
+    reg [1-1:0] h224;
+    reg [32-1:0] h225;
     reg [5-1:0] h226;
-    reg [1-1:0] h227;
-    reg [1-1:0] h228;
-    reg [32-1:0] h229;
-    reg [5-1:0] h230;
+    reg [5-1:0] h227;
+    reg [5-1:0] h228;
+    reg [5-1:0] h229;
+    reg [9-1:0] h230;
     reg [5-1:0] h231;
-    reg [5-1:0] h232;
-    reg [5-1:0] h233;
-    reg [9-1:0] h234;
+    reg [1-1:0] h232;
+    reg [1-1:0] h233;
+    reg [32-1:0] h234;
     reg [5-1:0] h235;
-    reg [1-1:0] h236;
-    reg [1-1:0] h237;
-    reg [32-1:0] h238;
-    reg [5-1:0] h239;
+    reg [5-1:0] h236;
+    reg [5-1:0] h237;
+    reg [5-1:0] h238;
+    reg [9-1:0] h239;
     reg [5-1:0] h240;
-    reg [5-1:0] h241;
-    reg [5-1:0] h242;
-    reg [9-1:0] h243;
+    reg [1-1:0] h241;
+    reg [1-1:0] h242;
+    reg [32-1:0] h243;
     reg [5-1:0] h244;
-    reg [1-1:0] h245;
-    reg [1-1:0] h246;
-    reg [32-1:0] h247;
-    reg [5-1:0] h248;
+    reg [5-1:0] h245;
+    reg [5-1:0] h246;
+    reg [5-1:0] h247;
+    reg [9-1:0] h248;
     reg [5-1:0] h249;
-    reg [5-1:0] h250;
-    reg [5-1:0] h251;
-    reg [9-1:0] h252;
+    reg [1-1:0] h250;
+    reg [1-1:0] h251;
+    reg [32-1:0] h252;
     reg [5-1:0] h253;
-    reg [1-1:0] h254;
-    reg [1-1:0] h255;
-    reg [32-1:0] h256;
-    reg [5-1:0] h257;
+    reg [5-1:0] h254;
+    reg [5-1:0] h255;
+    reg [5-1:0] h256;
+    reg [9-1:0] h257;
     reg [5-1:0] h258;
-    reg [5-1:0] h259;
-    reg [5-1:0] h260;
-    reg [9-1:0] h261;
+    reg [1-1:0] h259;
+    reg [1-1:0] h260;
+    reg [32-1:0] h261;
     reg [5-1:0] h262;
-    reg [1-1:0] h263;
-    reg [1-1:0] h264;
-    reg [32-1:0] h265;
-    reg [5-1:0] h266;
+    reg [5-1:0] h263;
+    reg [5-1:0] h264;
+    reg [5-1:0] h265;
+    reg [9-1:0] h266;
     reg [5-1:0] h267;
-    reg [5-1:0] h268;
-    reg [5-1:0] h269;
-    reg [9-1:0] h270;
+    reg [1-1:0] h268;
+    reg [1-1:0] h269;
+    reg [32-1:0] h270;
     reg [5-1:0] h271;
-    reg [3-1:0] h272;
-    reg [8-1:0] h273;
-    reg [8-1:0] h274;
-    reg [8-1:0] h275;
-    reg [8-1:0] h276;
-    reg [8-1:0] h277;
+    reg [5-1:0] h272;
+    reg [5-1:0] h273;
+    reg [5-1:0] h274;
+    reg [9-1:0] h275;
+    reg [5-1:0] h276;
+    reg [3-1:0] h277;
     reg [8-1:0] h278;
     reg [8-1:0] h279;
     reg [8-1:0] h280;
-    reg [1-1:0] h295;
-    reg [1-1:0] h296;
-    reg [32-1:0] h297;
-    reg [5-1:0] h298;
-    reg [5-1:0] h299;
-    reg [5-1:0] h300;
-    reg [5-1:0] h301;
-    reg [9-1:0] h302;
-    reg [5-1:0] h303;
-    reg [1-1:0] h304;
-    reg [1-1:0] h305;
-    reg [32-1:0] h306;
+    reg [8-1:0] h281;
+    reg [8-1:0] h282;
+    reg [8-1:0] h283;
+    reg [8-1:0] h284;
+    reg [8-1:0] h285;
+    reg [1-1:0] h301;
+    reg [1-1:0] h302;
+    reg [32-1:0] h303;
+    reg [5-1:0] h304;
+    reg [5-1:0] h305;
+    reg [5-1:0] h306;
     reg [5-1:0] h307;
-    reg [5-1:0] h308;
+    reg [9-1:0] h308;
     reg [5-1:0] h309;
-    reg [5-1:0] h310;
-    reg [9-1:0] h311;
-    reg [5-1:0] h312;
-    reg [1-1:0] h313;
-    reg [1-1:0] h314;
-    reg [32-1:0] h315;
+    reg [1-1:0] h310;
+    reg [1-1:0] h311;
+    reg [32-1:0] h312;
+    reg [5-1:0] h313;
+    reg [5-1:0] h314;
+    reg [5-1:0] h315;
     reg [5-1:0] h316;
-    reg [5-1:0] h317;
+    reg [9-1:0] h317;
     reg [5-1:0] h318;
-    reg [5-1:0] h319;
-    reg [9-1:0] h320;
-    reg [5-1:0] h321;
-    reg [1-1:0] h322;
-    reg [1-1:0] h323;
-    reg [32-1:0] h324;
+    reg [1-1:0] h319;
+    reg [1-1:0] h320;
+    reg [32-1:0] h321;
+    reg [5-1:0] h322;
+    reg [5-1:0] h323;
+    reg [5-1:0] h324;
     reg [5-1:0] h325;
-    reg [5-1:0] h326;
+    reg [9-1:0] h326;
     reg [5-1:0] h327;
-    reg [5-1:0] h328;
-    reg [9-1:0] h329;
-    reg [5-1:0] h330;
-    reg [1-1:0] h331;
-    reg [1-1:0] h332;
-    reg [32-1:0] h333;
+    reg [1-1:0] h328;
+    reg [1-1:0] h329;
+    reg [32-1:0] h330;
+    reg [5-1:0] h331;
+    reg [5-1:0] h332;
+    reg [5-1:0] h333;
     reg [5-1:0] h334;
-    reg [5-1:0] h335;
+    reg [9-1:0] h335;
     reg [5-1:0] h336;
-    reg [5-1:0] h337;
-    reg [9-1:0] h338;
-    reg [5-1:0] h339;
-    reg [1-1:0] h340;
-    reg [1-1:0] h341;
-    reg [32-1:0] h342;
+    reg [1-1:0] h337;
+    reg [1-1:0] h338;
+    reg [32-1:0] h339;
+    reg [5-1:0] h340;
+    reg [5-1:0] h341;
+    reg [5-1:0] h342;
     reg [5-1:0] h343;
-    reg [5-1:0] h344;
+    reg [9-1:0] h344;
     reg [5-1:0] h345;
-    reg [5-1:0] h346;
-    reg [9-1:0] h347;
-    reg [5-1:0] h348;
-    reg [3-1:0] h349;
-    reg [8-1:0] h350;
-    reg [8-1:0] h351;
-    reg [1-1:0] h375;
-    reg [1-1:0] h376;
-    reg [32-1:0] h377;
-    reg [5-1:0] h378;
-    reg [5-1:0] h379;
-    reg [5-1:0] h380;
-    reg [5-1:0] h381;
-    reg [9-1:0] h382;
-    reg [5-1:0] h383;
+    reg [1-1:0] h346;
+    reg [1-1:0] h347;
+    reg [32-1:0] h348;
+    reg [5-1:0] h349;
+    reg [5-1:0] h350;
+    reg [5-1:0] h351;
+    reg [5-1:0] h352;
+    reg [9-1:0] h353;
+    reg [5-1:0] h354;
+    reg [3-1:0] h355;
+    reg [8-1:0] h356;
+    reg [8-1:0] h357;
     reg [1-1:0] h384;
     reg [1-1:0] h385;
     reg [32-1:0] h386;
@@ -497,96 +492,117 @@ always @(posedge clk) begin: fsm
     reg [5-1:0] h426;
     reg [9-1:0] h427;
     reg [5-1:0] h428;
+    reg [1-1:0] h429;
+    reg [1-1:0] h430;
+    reg [32-1:0] h431;
+    reg [5-1:0] h432;
+    reg [5-1:0] h433;
+    reg [5-1:0] h434;
+    reg [5-1:0] h435;
+    reg [9-1:0] h436;
+    reg [5-1:0] h437;
     reg [5-1:0] h7;
     reg [5-1:0] h8;
     reg [5-1:0] h9;
     reg [9-1:0] h10;
     reg [4-1:0] h11;
-    reg [4-1:0] h66;
-    reg [5-1:0] h71;
-    reg [5-1:0] h72;
+    reg [64-1:0] h12;
+    reg [4-1:0] h67;
+    reg [64-1:0] h68;
     reg [5-1:0] h73;
-    reg [9-1:0] h74;
-    reg [5-1:0] h129;
-    reg [5-1:0] h130;
-    reg [5-1:0] h131;
-    reg [9-1:0] h132;
-    reg [32-1:0] h133;
-    reg [64-1:0] h134;
-    reg [64-1:0] h135;
-    reg [8-1:0] h136;
-    reg [8-1:0] h137;
-    reg [32-1:0] h138;
-    reg [3-1:0] h139;
-    reg [32-1:0] h140;
-    reg [1-1:0] h141;
-    reg [1-1:0] h142;
+    reg [5-1:0] h74;
+    reg [5-1:0] h75;
+    reg [9-1:0] h76;
+    reg [64-1:0] h77;
+    reg [5-1:0] h132;
+    reg [5-1:0] h133;
+    reg [5-1:0] h134;
+    reg [9-1:0] h135;
+    reg [32-1:0] h136;
+    reg [64-1:0] h137;
+    reg [64-1:0] h138;
+    reg [8-1:0] h139;
+    reg [8-1:0] h140;
+    reg [32-1:0] h141;
+    reg [3-1:0] h142;
     reg [32-1:0] h143;
-    reg [64-1:0] h144;
+    reg [1-1:0] h144;
     reg [1-1:0] h145;
-    reg [1-1:0] h146;
-    reg [32-1:0] h147;
-    reg [64-1:0] h148;
-    reg [64-1:0] h149;
-    reg [64-1:0] h204;
-    reg [8-1:0] h205;
-    reg [8-1:0] h206;
-    reg [32-1:0] h207;
-    reg [3-1:0] h208;
-    reg [32-1:0] h209;
-    reg [1-1:0] h210;
-    reg [1-1:0] h211;
-    reg [32-1:0] h212;
-    reg [64-1:0] h213;
+    reg [32-1:0] h146;
+    reg [64-1:0] h147;
+    reg [1-1:0] h148;
+    reg [1-1:0] h149;
+    reg [32-1:0] h150;
+    reg [64-1:0] h151;
+    reg [64-1:0] h152;
+    reg [64-1:0] h153;
+    reg [64-1:0] h208;
+    reg [8-1:0] h209;
+    reg [8-1:0] h210;
+    reg [32-1:0] h211;
+    reg [3-1:0] h212;
+    reg [32-1:0] h213;
     reg [1-1:0] h214;
     reg [1-1:0] h215;
     reg [32-1:0] h216;
     reg [64-1:0] h217;
-    reg [64-1:0] h281;
-    reg [8-1:0] h282;
-    reg [8-1:0] h283;
-    reg [32-1:0] h284;
-    reg [3-1:0] h285;
-    reg [32-1:0] h286;
-    reg [1-1:0] h287;
-    reg [1-1:0] h288;
+    reg [1-1:0] h218;
+    reg [1-1:0] h219;
+    reg [32-1:0] h220;
+    reg [64-1:0] h221;
+    reg [64-1:0] h222;
+    reg [64-1:0] h286;
+    reg [8-1:0] h287;
+    reg [8-1:0] h288;
     reg [32-1:0] h289;
-    reg [64-1:0] h290;
-    reg [1-1:0] h291;
+    reg [3-1:0] h290;
+    reg [32-1:0] h291;
     reg [1-1:0] h292;
-    reg [32-1:0] h293;
-    reg [64-1:0] h294;
-    reg [8-1:0] h352;
-    reg [5-1:0] h353;
-    reg [5-1:0] h354;
-    reg [5-1:0] h355;
-    reg [9-1:0] h356;
-    reg [64-1:0] h357;
+    reg [1-1:0] h293;
+    reg [32-1:0] h294;
+    reg [64-1:0] h295;
+    reg [1-1:0] h296;
+    reg [1-1:0] h297;
+    reg [32-1:0] h298;
+    reg [64-1:0] h299;
+    reg [64-1:0] h300;
     reg [64-1:0] h358;
-    reg [64-1:0] h359;
+    reg [8-1:0] h359;
     reg [64-1:0] h360;
-    reg [8-1:0] h361;
-    reg [8-1:0] h362;
-    reg [32-1:0] h363;
-    reg [3-1:0] h364;
-    reg [32-1:0] h365;
-    reg [1-1:0] h366;
-    reg [1-1:0] h367;
-    reg [32-1:0] h368;
-    reg [64-1:0] h369;
-    reg [1-1:0] h370;
-    reg [1-1:0] h371;
-    reg [32-1:0] h372;
-    reg [64-1:0] h373;
-    reg [64-1:0] h374;
-    reg [1-1:0] h429;
-    reg [1-1:0] h430;
-    reg [1-1:0] h431;
-    reg [1-1:0] h432;
-    reg [1-1:0] h433;
-    reg [1-1:0] h434;
-    reg [3-1:0] h435;
-    reg [1-1:0] h436;
+    reg [5-1:0] h361;
+    reg [5-1:0] h362;
+    reg [5-1:0] h363;
+    reg [9-1:0] h364;
+    reg [64-1:0] h365;
+    reg [64-1:0] h366;
+    reg [64-1:0] h367;
+    reg [64-1:0] h368;
+    reg [8-1:0] h369;
+    reg [8-1:0] h370;
+    reg [32-1:0] h371;
+    reg [3-1:0] h372;
+    reg [32-1:0] h373;
+    reg [1-1:0] h374;
+    reg [1-1:0] h375;
+    reg [32-1:0] h376;
+    reg [64-1:0] h377;
+    reg [1-1:0] h378;
+    reg [1-1:0] h379;
+    reg [32-1:0] h380;
+    reg [64-1:0] h381;
+    reg [64-1:0] h382;
+    reg [64-1:0] h383;
+    reg [64-1:0] h438;
+    reg [1-1:0] h439;
+    reg [1-1:0] h440;
+    reg [1-1:0] h441;
+    reg [1-1:0] h442;
+    reg [1-1:0] h443;
+    reg [1-1:0] h444;
+    reg [3-1:0] h445;
+    reg [64-1:0] h446;
+    reg [1-1:0] h447;
+    reg [64-1:0] h448;
     if (rst == 1) begin
         b_iopm <= 0;
         b_msrpm <= 0;
@@ -597,6 +613,7 @@ always @(posedge clk) begin: fsm
         bm_span <= 0;
         bm_two <= 0;
         done <= 0;
+        o_r_eventinj <= 0;
         o_r_exitcode <= 0;
         o_r_exitinfo1 <= 0;
         o_r_exitinfo2 <= 0;
@@ -604,6 +621,7 @@ always @(posedge clk) begin: fsm
         o_r_nrip <= 0;
         o_status <= 0;
         pend <= 0;
+        rec_eventinj <= 0;
         rec_exitcode <= 0;
         rec_exitinfo1 <= 0;
         rec_exitinfo2 <= 0;
@@ -1016,1375 +1034,1340 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b10000: begin
-                h12 = 1'h0;
                 h13 = 1'h0;
-                h14 = 32'h0;
-                h14 = w_vmcb_0[32-1:0];
-                h15 = 5'h0;
+                h14 = 1'h0;
+                h15 = 32'h0;
+                h15 = w_vmcb_0[32-1:0];
                 h16 = 5'h0;
                 h17 = 5'h0;
                 h18 = 5'h0;
+                h19 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h18 = e_vector;
+                    h19 = e_vector;
                 end
                 else begin
-                    h18 = 0;
+                    h19 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h17 = {1'h0, e_dr};
+                    h18 = {1'h0, e_dr};
+                end
+                else begin
+                    h18 = h19;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h17 = {1'h0, e_cr};
                 end
                 else begin
                     h17 = h18;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h16 = {1'h0, e_cr};
+                h20 = 9'h0;
+                h20 = ({1'h0, e_kind} + {4'h0, h17});
+                h21 = 5'h0;
+                h21 = (h20[5-1:0] & 31);
+                h16 = h21;
+                h14 = 0;
+                if ((((h15 >>> h16) & 1) == 1)) begin
+                    h14 = 1;
                 end
-                else begin
-                    h16 = h17;
-                end
-                h19 = 9'h0;
-                h19 = ({1'h0, e_kind} + {4'h0, h16});
-                h20 = 5'h0;
-                h20 = (h19[5-1:0] & 31);
-                h15 = h20;
-                h13 = 0;
-                if ((((h14 >>> h15) & 1) == 1)) begin
-                    h13 = 1;
-                end
-                h21 = 1'h0;
                 h22 = 1'h0;
-                h23 = 32'h0;
-                h23 = w_vmcb_0[64-1:32];
-                h24 = 5'h0;
+                h23 = 1'h0;
+                h24 = 32'h0;
+                h24 = w_vmcb_0[64-1:32];
                 h25 = 5'h0;
                 h26 = 5'h0;
                 h27 = 5'h0;
+                h28 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h27 = e_vector;
+                    h28 = e_vector;
                 end
                 else begin
-                    h27 = 0;
+                    h28 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h26 = {1'h0, e_dr};
+                    h27 = {1'h0, e_dr};
+                end
+                else begin
+                    h27 = h28;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h26 = {1'h0, e_cr};
                 end
                 else begin
                     h26 = h27;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h25 = {1'h0, e_cr};
+                h29 = 9'h0;
+                h29 = ({1'h0, e_kind} + {4'h0, h26});
+                h30 = 5'h0;
+                h30 = (h29[5-1:0] & 31);
+                h25 = h30;
+                h23 = 0;
+                if ((((h24 >>> h25) & 1) == 1)) begin
+                    h23 = 1;
                 end
-                else begin
-                    h25 = h26;
-                end
-                h28 = 9'h0;
-                h28 = ({1'h0, e_kind} + {4'h0, h25});
-                h29 = 5'h0;
-                h29 = (h28[5-1:0] & 31);
-                h24 = h29;
-                h22 = 0;
-                if ((((h23 >>> h24) & 1) == 1)) begin
-                    h22 = 1;
-                end
-                h30 = 1'h0;
                 h31 = 1'h0;
-                h32 = 32'h0;
-                h32 = w_vmcb_8[32-1:0];
-                h33 = 5'h0;
+                h32 = 1'h0;
+                h33 = 32'h0;
+                h33 = w_vmcb_8[32-1:0];
                 h34 = 5'h0;
                 h35 = 5'h0;
                 h36 = 5'h0;
+                h37 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h36 = e_vector;
+                    h37 = e_vector;
                 end
                 else begin
-                    h36 = 0;
+                    h37 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h35 = {1'h0, e_dr};
+                    h36 = {1'h0, e_dr};
+                end
+                else begin
+                    h36 = h37;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h35 = {1'h0, e_cr};
                 end
                 else begin
                     h35 = h36;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h34 = {1'h0, e_cr};
+                h38 = 9'h0;
+                h38 = ({1'h0, e_kind} + {4'h0, h35});
+                h39 = 5'h0;
+                h39 = (h38[5-1:0] & 31);
+                h34 = h39;
+                h32 = 0;
+                if ((((h33 >>> h34) & 1) == 1)) begin
+                    h32 = 1;
                 end
-                else begin
-                    h34 = h35;
-                end
-                h37 = 9'h0;
-                h37 = ({1'h0, e_kind} + {4'h0, h34});
-                h38 = 5'h0;
-                h38 = (h37[5-1:0] & 31);
-                h33 = h38;
-                h31 = 0;
-                if ((((h32 >>> h33) & 1) == 1)) begin
-                    h31 = 1;
-                end
-                h39 = 1'h0;
                 h40 = 1'h0;
-                h41 = 32'h0;
-                h41 = w_vmcb_8[64-1:32];
-                h42 = 5'h0;
+                h41 = 1'h0;
+                h42 = 32'h0;
+                h42 = w_vmcb_8[64-1:32];
                 h43 = 5'h0;
                 h44 = 5'h0;
                 h45 = 5'h0;
+                h46 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h45 = e_vector;
+                    h46 = e_vector;
                 end
                 else begin
-                    h45 = 0;
+                    h46 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h44 = {1'h0, e_dr};
+                    h45 = {1'h0, e_dr};
+                end
+                else begin
+                    h45 = h46;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h44 = {1'h0, e_cr};
                 end
                 else begin
                     h44 = h45;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h43 = {1'h0, e_cr};
+                h47 = 9'h0;
+                h47 = ({1'h0, e_kind} + {4'h0, h44});
+                h48 = 5'h0;
+                h48 = (h47[5-1:0] & 31);
+                h43 = h48;
+                h41 = 0;
+                if ((((h42 >>> h43) & 1) == 1)) begin
+                    h41 = 1;
                 end
-                else begin
-                    h43 = h44;
-                end
-                h46 = 9'h0;
-                h46 = ({1'h0, e_kind} + {4'h0, h43});
-                h47 = 5'h0;
-                h47 = (h46[5-1:0] & 31);
-                h42 = h47;
-                h40 = 0;
-                if ((((h41 >>> h42) & 1) == 1)) begin
-                    h40 = 1;
-                end
-                h48 = 1'h0;
                 h49 = 1'h0;
-                h50 = 32'h0;
-                h50 = w_vmcb_10[32-1:0];
-                h51 = 5'h0;
+                h50 = 1'h0;
+                h51 = 32'h0;
+                h51 = w_vmcb_10[32-1:0];
                 h52 = 5'h0;
                 h53 = 5'h0;
                 h54 = 5'h0;
+                h55 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h54 = e_vector;
+                    h55 = e_vector;
                 end
                 else begin
-                    h54 = 0;
+                    h55 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h53 = {1'h0, e_dr};
+                    h54 = {1'h0, e_dr};
+                end
+                else begin
+                    h54 = h55;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h53 = {1'h0, e_cr};
                 end
                 else begin
                     h53 = h54;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h52 = {1'h0, e_cr};
+                h56 = 9'h0;
+                h56 = ({1'h0, e_kind} + {4'h0, h53});
+                h57 = 5'h0;
+                h57 = (h56[5-1:0] & 31);
+                h52 = h57;
+                h50 = 0;
+                if ((((h51 >>> h52) & 1) == 1)) begin
+                    h50 = 1;
                 end
-                else begin
-                    h52 = h53;
-                end
-                h55 = 9'h0;
-                h55 = ({1'h0, e_kind} + {4'h0, h52});
-                h56 = 5'h0;
-                h56 = (h55[5-1:0] & 31);
-                h51 = h56;
-                h49 = 0;
-                if ((((h50 >>> h51) & 1) == 1)) begin
-                    h49 = 1;
-                end
-                h57 = 1'h0;
                 h58 = 1'h0;
-                h59 = 32'h0;
-                h59 = w_vmcb_10[64-1:32];
-                h60 = 5'h0;
+                h59 = 1'h0;
+                h60 = 32'h0;
+                h60 = w_vmcb_10[64-1:32];
                 h61 = 5'h0;
                 h62 = 5'h0;
                 h63 = 5'h0;
+                h64 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h63 = e_vector;
+                    h64 = e_vector;
                 end
                 else begin
-                    h63 = 0;
+                    h64 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h62 = {1'h0, e_dr};
+                    h63 = {1'h0, e_dr};
+                end
+                else begin
+                    h63 = h64;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h62 = {1'h0, e_cr};
                 end
                 else begin
                     h62 = h63;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h61 = {1'h0, e_cr};
-                end
-                else begin
-                    h61 = h62;
-                end
-                h64 = 9'h0;
-                h64 = ({1'h0, e_kind} + {4'h0, h61});
-                h65 = 5'h0;
-                h65 = (h64[5-1:0] & 31);
-                h60 = h65;
-                h58 = 0;
-                if ((((h59 >>> h60) & 1) == 1)) begin
-                    h58 = 1;
+                h65 = 9'h0;
+                h65 = ({1'h0, e_kind} + {4'h0, h62});
+                h66 = 5'h0;
+                h66 = (h65[5-1:0] & 31);
+                h61 = h66;
+                h59 = 0;
+                if ((((h60 >>> h61) & 1) == 1)) begin
+                    h59 = 1;
                 end
                 if ((e_kind < 192)) begin
-                    h57 = h58;
+                    h58 = h59;
                 end
                 else begin
-                    h57 = 0;
+                    h58 = 0;
                 end
                 if ((e_kind < 160)) begin
-                    h48 = h49;
+                    h49 = h50;
                 end
                 else begin
-                    h48 = h57;
+                    h49 = h58;
                 end
                 if ((e_kind < 128)) begin
-                    h39 = h40;
+                    h40 = h41;
                 end
                 else begin
-                    h39 = h48;
+                    h40 = h49;
                 end
                 if ((e_kind < 96)) begin
-                    h30 = h31;
+                    h31 = h32;
                 end
                 else begin
-                    h30 = h39;
+                    h31 = h40;
                 end
                 if ((e_kind < 64)) begin
-                    h21 = h22;
+                    h22 = h23;
                 end
                 else begin
-                    h21 = h30;
+                    h22 = h31;
                 end
                 if ((e_kind < 32)) begin
-                    h12 = h13;
+                    h13 = h14;
                 end
                 else begin
-                    h12 = h21;
+                    h13 = h22;
                 end
-                h67 = 1'h0;
-                h68 = 1'h0;
-                h69 = 64'h0;
-                h69 = (e_cr0_old ^ e_cr0_new);
-                h70 = 64'h0;
-                h70 = (h69 | 10);
-                h68 = 0;
-                if ((h70 != 10)) begin
-                    h68 = 1;
+                h69 = 1'h0;
+                h70 = 1'h0;
+                h71 = 64'h0;
+                h71 = (e_cr0_old ^ e_cr0_new);
+                h72 = 64'h0;
+                h72 = (h71 | 10);
+                h70 = 0;
+                if ((h72 != 10)) begin
+                    h70 = 1;
                 end
                 if ((e_mov != 0)) begin
-                    h67 = h68;
+                    h69 = h70;
                 end
                 else begin
-                    h67 = e_lmsw;
+                    h69 = e_lmsw;
                 end
-                h75 = 1'h0;
-                h76 = 1'h0;
-                h77 = 32'h0;
-                h77 = w_vmcb_0[32-1:0];
-                h78 = 5'h0;
-                h79 = 5'h0;
-                h80 = 5'h0;
+                h78 = 1'h0;
+                h79 = 1'h0;
+                h80 = 32'h0;
+                h80 = w_vmcb_0[32-1:0];
                 h81 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h81 = e_vector;
-                end
-                else begin
-                    h81 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h80 = {1'h0, e_dr};
-                end
-                else begin
-                    h80 = h81;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h79 = {1'h0, e_cr};
-                end
-                else begin
-                    h79 = h80;
-                end
-                h82 = 9'h0;
-                h82 = ({1'h0, e_kind} + {4'h0, h79});
+                h82 = 5'h0;
                 h83 = 5'h0;
-                h83 = (h82[5-1:0] & 31);
-                h78 = h83;
-                h76 = 0;
-                if ((((h77 >>> h78) & 1) == 1)) begin
-                    h76 = 1;
+                h84 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h84 = e_vector;
                 end
-                h84 = 1'h0;
-                h85 = 1'h0;
-                h86 = 32'h0;
-                h86 = w_vmcb_0[64-1:32];
-                h87 = 5'h0;
-                h88 = 5'h0;
-                h89 = 5'h0;
+                else begin
+                    h84 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h83 = {1'h0, e_dr};
+                end
+                else begin
+                    h83 = h84;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h82 = {1'h0, e_cr};
+                end
+                else begin
+                    h82 = h83;
+                end
+                h85 = 9'h0;
+                h85 = ({1'h0, e_kind} + {4'h0, h82});
+                h86 = 5'h0;
+                h86 = (h85[5-1:0] & 31);
+                h81 = h86;
+                h79 = 0;
+                if ((((h80 >>> h81) & 1) == 1)) begin
+                    h79 = 1;
+                end
+                h87 = 1'h0;
+                h88 = 1'h0;
+                h89 = 32'h0;
+                h89 = w_vmcb_0[64-1:32];
                 h90 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h90 = e_vector;
-                end
-                else begin
-                    h90 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h89 = {1'h0, e_dr};
-                end
-                else begin
-                    h89 = h90;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h88 = {1'h0, e_cr};
-                end
-                else begin
-                    h88 = h89;
-                end
-                h91 = 9'h0;
-                h91 = ({1'h0, e_kind} + {4'h0, h88});
+                h91 = 5'h0;
                 h92 = 5'h0;
-                h92 = (h91[5-1:0] & 31);
-                h87 = h92;
-                h85 = 0;
-                if ((((h86 >>> h87) & 1) == 1)) begin
-                    h85 = 1;
+                h93 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h93 = e_vector;
                 end
-                h93 = 1'h0;
-                h94 = 1'h0;
-                h95 = 32'h0;
-                h95 = w_vmcb_8[32-1:0];
-                h96 = 5'h0;
-                h97 = 5'h0;
-                h98 = 5'h0;
+                else begin
+                    h93 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h92 = {1'h0, e_dr};
+                end
+                else begin
+                    h92 = h93;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h91 = {1'h0, e_cr};
+                end
+                else begin
+                    h91 = h92;
+                end
+                h94 = 9'h0;
+                h94 = ({1'h0, e_kind} + {4'h0, h91});
+                h95 = 5'h0;
+                h95 = (h94[5-1:0] & 31);
+                h90 = h95;
+                h88 = 0;
+                if ((((h89 >>> h90) & 1) == 1)) begin
+                    h88 = 1;
+                end
+                h96 = 1'h0;
+                h97 = 1'h0;
+                h98 = 32'h0;
+                h98 = w_vmcb_8[32-1:0];
                 h99 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h99 = e_vector;
-                end
-                else begin
-                    h99 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h98 = {1'h0, e_dr};
-                end
-                else begin
-                    h98 = h99;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h97 = {1'h0, e_cr};
-                end
-                else begin
-                    h97 = h98;
-                end
-                h100 = 9'h0;
-                h100 = ({1'h0, e_kind} + {4'h0, h97});
+                h100 = 5'h0;
                 h101 = 5'h0;
-                h101 = (h100[5-1:0] & 31);
-                h96 = h101;
-                h94 = 0;
-                if ((((h95 >>> h96) & 1) == 1)) begin
-                    h94 = 1;
+                h102 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h102 = e_vector;
                 end
-                h102 = 1'h0;
-                h103 = 1'h0;
-                h104 = 32'h0;
-                h104 = w_vmcb_8[64-1:32];
-                h105 = 5'h0;
-                h106 = 5'h0;
-                h107 = 5'h0;
+                else begin
+                    h102 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h101 = {1'h0, e_dr};
+                end
+                else begin
+                    h101 = h102;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h100 = {1'h0, e_cr};
+                end
+                else begin
+                    h100 = h101;
+                end
+                h103 = 9'h0;
+                h103 = ({1'h0, e_kind} + {4'h0, h100});
+                h104 = 5'h0;
+                h104 = (h103[5-1:0] & 31);
+                h99 = h104;
+                h97 = 0;
+                if ((((h98 >>> h99) & 1) == 1)) begin
+                    h97 = 1;
+                end
+                h105 = 1'h0;
+                h106 = 1'h0;
+                h107 = 32'h0;
+                h107 = w_vmcb_8[64-1:32];
                 h108 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h108 = e_vector;
-                end
-                else begin
-                    h108 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h107 = {1'h0, e_dr};
-                end
-                else begin
-                    h107 = h108;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h106 = {1'h0, e_cr};
-                end
-                else begin
-                    h106 = h107;
-                end
-                h109 = 9'h0;
-                h109 = ({1'h0, e_kind} + {4'h0, h106});
+                h109 = 5'h0;
                 h110 = 5'h0;
-                h110 = (h109[5-1:0] & 31);
-                h105 = h110;
-                h103 = 0;
-                if ((((h104 >>> h105) & 1) == 1)) begin
-                    h103 = 1;
+                h111 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h111 = e_vector;
                 end
-                h111 = 1'h0;
-                h112 = 1'h0;
-                h113 = 32'h0;
-                h113 = w_vmcb_10[32-1:0];
-                h114 = 5'h0;
-                h115 = 5'h0;
-                h116 = 5'h0;
+                else begin
+                    h111 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h110 = {1'h0, e_dr};
+                end
+                else begin
+                    h110 = h111;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h109 = {1'h0, e_cr};
+                end
+                else begin
+                    h109 = h110;
+                end
+                h112 = 9'h0;
+                h112 = ({1'h0, e_kind} + {4'h0, h109});
+                h113 = 5'h0;
+                h113 = (h112[5-1:0] & 31);
+                h108 = h113;
+                h106 = 0;
+                if ((((h107 >>> h108) & 1) == 1)) begin
+                    h106 = 1;
+                end
+                h114 = 1'h0;
+                h115 = 1'h0;
+                h116 = 32'h0;
+                h116 = w_vmcb_10[32-1:0];
                 h117 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h117 = e_vector;
-                end
-                else begin
-                    h117 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h116 = {1'h0, e_dr};
-                end
-                else begin
-                    h116 = h117;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h115 = {1'h0, e_cr};
-                end
-                else begin
-                    h115 = h116;
-                end
-                h118 = 9'h0;
-                h118 = ({1'h0, e_kind} + {4'h0, h115});
+                h118 = 5'h0;
                 h119 = 5'h0;
-                h119 = (h118[5-1:0] & 31);
-                h114 = h119;
-                h112 = 0;
-                if ((((h113 >>> h114) & 1) == 1)) begin
-                    h112 = 1;
-                end
-                h120 = 1'h0;
-                h121 = 1'h0;
-                h122 = 32'h0;
-                h122 = w_vmcb_10[64-1:32];
-                h123 = 5'h0;
-                h124 = 5'h0;
-                h125 = 5'h0;
-                h126 = 5'h0;
+                h120 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h126 = e_vector;
-                end
-                else begin
-                    h126 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h125 = {1'h0, e_dr};
-                end
-                else begin
-                    h125 = h126;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h124 = {1'h0, e_cr};
-                end
-                else begin
-                    h124 = h125;
-                end
-                h127 = 9'h0;
-                h127 = ({1'h0, e_kind} + {4'h0, h124});
-                h128 = 5'h0;
-                h128 = (h127[5-1:0] & 31);
-                h123 = h128;
-                h121 = 0;
-                if ((((h122 >>> h123) & 1) == 1)) begin
-                    h121 = 1;
-                end
-                if ((e_kind < 192)) begin
-                    h120 = h121;
+                    h120 = e_vector;
                 end
                 else begin
                     h120 = 0;
                 end
-                if ((e_kind < 160)) begin
-                    h111 = h112;
-                end
-                else begin
-                    h111 = h120;
-                end
-                if ((e_kind < 128)) begin
-                    h102 = h103;
-                end
-                else begin
-                    h102 = h111;
-                end
-                if ((e_kind < 96)) begin
-                    h93 = h94;
-                end
-                else begin
-                    h93 = h102;
-                end
-                if ((e_kind < 64)) begin
-                    h84 = h85;
-                end
-                else begin
-                    h84 = h93;
-                end
-                if ((e_kind < 32)) begin
-                    h75 = h76;
-                end
-                else begin
-                    h75 = h84;
-                end
-                h150 = 1'h0;
-                h151 = 1'h0;
-                h152 = 32'h0;
-                h152 = w_vmcb_0[32-1:0];
-                h153 = 5'h0;
-                h154 = 5'h0;
-                h155 = 5'h0;
-                h156 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h156 = e_vector;
-                end
-                else begin
-                    h156 = 0;
-                end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h155 = {1'h0, e_dr};
+                    h119 = {1'h0, e_dr};
                 end
                 else begin
-                    h155 = h156;
+                    h119 = h120;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h154 = {1'h0, e_cr};
+                    h118 = {1'h0, e_cr};
                 end
                 else begin
-                    h154 = h155;
+                    h118 = h119;
                 end
-                h157 = 9'h0;
-                h157 = ({1'h0, e_kind} + {4'h0, h154});
-                h158 = 5'h0;
-                h158 = (h157[5-1:0] & 31);
-                h153 = h158;
-                h151 = 0;
-                if ((((h152 >>> h153) & 1) == 1)) begin
-                    h151 = 1;
+                h121 = 9'h0;
+                h121 = ({1'h0, e_kind} + {4'h0, h118});
+                h122 = 5'h0;
+                h122 = (h121[5-1:0] & 31);
+                h117 = h122;
+                h115 = 0;
+                if ((((h116 >>> h117) & 1) == 1)) begin
+                    h115 = 1;
                 end
-                h159 = 1'h0;
-                h160 = 1'h0;
-                h161 = 32'h0;
-                h161 = w_vmcb_0[64-1:32];
-                h162 = 5'h0;
-                h163 = 5'h0;
-                h164 = 5'h0;
-                h165 = 5'h0;
+                h123 = 1'h0;
+                h124 = 1'h0;
+                h125 = 32'h0;
+                h125 = w_vmcb_10[64-1:32];
+                h126 = 5'h0;
+                h127 = 5'h0;
+                h128 = 5'h0;
+                h129 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h165 = e_vector;
+                    h129 = e_vector;
                 end
                 else begin
-                    h165 = 0;
+                    h129 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h164 = {1'h0, e_dr};
+                    h128 = {1'h0, e_dr};
                 end
                 else begin
-                    h164 = h165;
+                    h128 = h129;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h163 = {1'h0, e_cr};
+                    h127 = {1'h0, e_cr};
                 end
                 else begin
-                    h163 = h164;
+                    h127 = h128;
                 end
-                h166 = 9'h0;
-                h166 = ({1'h0, e_kind} + {4'h0, h163});
-                h167 = 5'h0;
-                h167 = (h166[5-1:0] & 31);
-                h162 = h167;
-                h160 = 0;
-                if ((((h161 >>> h162) & 1) == 1)) begin
-                    h160 = 1;
-                end
-                h168 = 1'h0;
-                h169 = 1'h0;
-                h170 = 32'h0;
-                h170 = w_vmcb_8[32-1:0];
-                h171 = 5'h0;
-                h172 = 5'h0;
-                h173 = 5'h0;
-                h174 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h174 = e_vector;
-                end
-                else begin
-                    h174 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h173 = {1'h0, e_dr};
-                end
-                else begin
-                    h173 = h174;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h172 = {1'h0, e_cr};
-                end
-                else begin
-                    h172 = h173;
-                end
-                h175 = 9'h0;
-                h175 = ({1'h0, e_kind} + {4'h0, h172});
-                h176 = 5'h0;
-                h176 = (h175[5-1:0] & 31);
-                h171 = h176;
-                h169 = 0;
-                if ((((h170 >>> h171) & 1) == 1)) begin
-                    h169 = 1;
-                end
-                h177 = 1'h0;
-                h178 = 1'h0;
-                h179 = 32'h0;
-                h179 = w_vmcb_8[64-1:32];
-                h180 = 5'h0;
-                h181 = 5'h0;
-                h182 = 5'h0;
-                h183 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h183 = e_vector;
-                end
-                else begin
-                    h183 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h182 = {1'h0, e_dr};
-                end
-                else begin
-                    h182 = h183;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h181 = {1'h0, e_cr};
-                end
-                else begin
-                    h181 = h182;
-                end
-                h184 = 9'h0;
-                h184 = ({1'h0, e_kind} + {4'h0, h181});
-                h185 = 5'h0;
-                h185 = (h184[5-1:0] & 31);
-                h180 = h185;
-                h178 = 0;
-                if ((((h179 >>> h180) & 1) == 1)) begin
-                    h178 = 1;
-                end
-                h186 = 1'h0;
-                h187 = 1'h0;
-                h188 = 32'h0;
-                h188 = w_vmcb_10[32-1:0];
-                h189 = 5'h0;
-                h190 = 5'h0;
-                h191 = 5'h0;
-                h192 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h192 = e_vector;
-                end
-                else begin
-                    h192 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h191 = {1'h0, e_dr};
-                end
-                else begin
-                    h191 = h192;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h190 = {1'h0, e_cr};
-                end
-                else begin
-                    h190 = h191;
-                end
-                h193 = 9'h0;
-                h193 = ({1'h0, e_kind} + {4'h0, h190});
-                h194 = 5'h0;
-                h194 = (h193[5-1:0] & 31);
-                h189 = h194;
-                h187 = 0;
-                if ((((h188 >>> h189) & 1) == 1)) begin
-                    h187 = 1;
-                end
-                h195 = 1'h0;
-                h196 = 1'h0;
-                h197 = 32'h0;
-                h197 = w_vmcb_10[64-1:32];
-                h198 = 5'h0;
-                h199 = 5'h0;
-                h200 = 5'h0;
-                h201 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h201 = e_vector;
-                end
-                else begin
-                    h201 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h200 = {1'h0, e_dr};
-                end
-                else begin
-                    h200 = h201;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h199 = {1'h0, e_cr};
-                end
-                else begin
-                    h199 = h200;
-                end
-                h202 = 9'h0;
-                h202 = ({1'h0, e_kind} + {4'h0, h199});
-                h203 = 5'h0;
-                h203 = (h202[5-1:0] & 31);
-                h198 = h203;
-                h196 = 0;
-                if ((((h197 >>> h198) & 1) == 1)) begin
-                    h196 = 1;
+                h130 = 9'h0;
+                h130 = ({1'h0, e_kind} + {4'h0, h127});
+                h131 = 5'h0;
+                h131 = (h130[5-1:0] & 31);
+                h126 = h131;
+                h124 = 0;
+                if ((((h125 >>> h126) & 1) == 1)) begin
+                    h124 = 1;
                 end
                 if ((e_kind < 192)) begin
-                    h195 = h196;
+                    h123 = h124;
                 end
                 else begin
-                    h195 = 0;
+                    h123 = 0;
                 end
                 if ((e_kind < 160)) begin
-                    h186 = h187;
+                    h114 = h115;
                 end
                 else begin
-                    h186 = h195;
+                    h114 = h123;
                 end
                 if ((e_kind < 128)) begin
-                    h177 = h178;
+                    h105 = h106;
                 end
                 else begin
-                    h177 = h186;
+                    h105 = h114;
                 end
                 if ((e_kind < 96)) begin
-                    h168 = h169;
+                    h96 = h97;
                 end
                 else begin
-                    h168 = h177;
+                    h96 = h105;
                 end
                 if ((e_kind < 64)) begin
+                    h87 = h88;
+                end
+                else begin
+                    h87 = h96;
+                end
+                if ((e_kind < 32)) begin
+                    h78 = h79;
+                end
+                else begin
+                    h78 = h87;
+                end
+                h154 = 1'h0;
+                h155 = 1'h0;
+                h156 = 32'h0;
+                h156 = w_vmcb_0[32-1:0];
+                h157 = 5'h0;
+                h158 = 5'h0;
+                h159 = 5'h0;
+                h160 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h160 = e_vector;
+                end
+                else begin
+                    h160 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h159 = {1'h0, e_dr};
+                end
+                else begin
                     h159 = h160;
                 end
-                else begin
-                    h159 = h168;
-                end
-                if ((e_kind < 32)) begin
-                    h150 = h151;
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h158 = {1'h0, e_cr};
                 end
                 else begin
-                    h150 = h159;
+                    h158 = h159;
                 end
-                h218 = 1'h0;
-                h219 = 1'h0;
-                h220 = 32'h0;
-                h220 = w_vmcb_0[32-1:0];
-                h221 = 5'h0;
-                h222 = 5'h0;
-                h223 = 5'h0;
-                h224 = 5'h0;
+                h161 = 9'h0;
+                h161 = ({1'h0, e_kind} + {4'h0, h158});
+                h162 = 5'h0;
+                h162 = (h161[5-1:0] & 31);
+                h157 = h162;
+                h155 = 0;
+                if ((((h156 >>> h157) & 1) == 1)) begin
+                    h155 = 1;
+                end
+                h163 = 1'h0;
+                h164 = 1'h0;
+                h165 = 32'h0;
+                h165 = w_vmcb_0[64-1:32];
+                h166 = 5'h0;
+                h167 = 5'h0;
+                h168 = 5'h0;
+                h169 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h224 = e_vector;
+                    h169 = e_vector;
                 end
                 else begin
-                    h224 = 0;
+                    h169 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h223 = {1'h0, e_dr};
+                    h168 = {1'h0, e_dr};
                 end
                 else begin
-                    h223 = h224;
+                    h168 = h169;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h222 = {1'h0, e_cr};
+                    h167 = {1'h0, e_cr};
                 end
                 else begin
-                    h222 = h223;
+                    h167 = h168;
                 end
-                h225 = 9'h0;
-                h225 = ({1'h0, e_kind} + {4'h0, h222});
-                h226 = 5'h0;
-                h226 = (h225[5-1:0] & 31);
-                h221 = h226;
-                h219 = 0;
-                if ((((h220 >>> h221) & 1) == 1)) begin
-                    h219 = 1;
+                h170 = 9'h0;
+                h170 = ({1'h0, e_kind} + {4'h0, h167});
+                h171 = 5'h0;
+                h171 = (h170[5-1:0] & 31);
+                h166 = h171;
+                h164 = 0;
+                if ((((h165 >>> h166) & 1) == 1)) begin
+                    h164 = 1;
                 end
-                h227 = 1'h0;
-                h228 = 1'h0;
-                h229 = 32'h0;
-                h229 = w_vmcb_0[64-1:32];
-                h230 = 5'h0;
-                h231 = 5'h0;
-                h232 = 5'h0;
-                h233 = 5'h0;
+                h172 = 1'h0;
+                h173 = 1'h0;
+                h174 = 32'h0;
+                h174 = w_vmcb_8[32-1:0];
+                h175 = 5'h0;
+                h176 = 5'h0;
+                h177 = 5'h0;
+                h178 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h233 = e_vector;
+                    h178 = e_vector;
                 end
                 else begin
-                    h233 = 0;
+                    h178 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h232 = {1'h0, e_dr};
+                    h177 = {1'h0, e_dr};
                 end
                 else begin
-                    h232 = h233;
+                    h177 = h178;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h231 = {1'h0, e_cr};
+                    h176 = {1'h0, e_cr};
                 end
                 else begin
-                    h231 = h232;
+                    h176 = h177;
                 end
-                h234 = 9'h0;
-                h234 = ({1'h0, e_kind} + {4'h0, h231});
-                h235 = 5'h0;
-                h235 = (h234[5-1:0] & 31);
-                h230 = h235;
-                h228 = 0;
-                if ((((h229 >>> h230) & 1) == 1)) begin
-                    h228 = 1;
+                h179 = 9'h0;
+                h179 = ({1'h0, e_kind} + {4'h0, h176});
+                h180 = 5'h0;
+                h180 = (h179[5-1:0] & 31);
+                h175 = h180;
+                h173 = 0;
+                if ((((h174 >>> h175) & 1) == 1)) begin
+                    h173 = 1;
                 end
-                h236 = 1'h0;
-                h237 = 1'h0;
-                h238 = 32'h0;
-                h238 = w_vmcb_8[32-1:0];
-                h239 = 5'h0;
-                h240 = 5'h0;
-                h241 = 5'h0;
-                h242 = 5'h0;
+                h181 = 1'h0;
+                h182 = 1'h0;
+                h183 = 32'h0;
+                h183 = w_vmcb_8[64-1:32];
+                h184 = 5'h0;
+                h185 = 5'h0;
+                h186 = 5'h0;
+                h187 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h242 = e_vector;
+                    h187 = e_vector;
                 end
                 else begin
-                    h242 = 0;
+                    h187 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h241 = {1'h0, e_dr};
+                    h186 = {1'h0, e_dr};
                 end
                 else begin
-                    h241 = h242;
+                    h186 = h187;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h240 = {1'h0, e_cr};
+                    h185 = {1'h0, e_cr};
                 end
                 else begin
-                    h240 = h241;
+                    h185 = h186;
                 end
-                h243 = 9'h0;
-                h243 = ({1'h0, e_kind} + {4'h0, h240});
-                h244 = 5'h0;
-                h244 = (h243[5-1:0] & 31);
-                h239 = h244;
-                h237 = 0;
-                if ((((h238 >>> h239) & 1) == 1)) begin
-                    h237 = 1;
+                h188 = 9'h0;
+                h188 = ({1'h0, e_kind} + {4'h0, h185});
+                h189 = 5'h0;
+                h189 = (h188[5-1:0] & 31);
+                h184 = h189;
+                h182 = 0;
+                if ((((h183 >>> h184) & 1) == 1)) begin
+                    h182 = 1;
                 end
-                h245 = 1'h0;
-                h246 = 1'h0;
-                h247 = 32'h0;
-                h247 = w_vmcb_8[64-1:32];
-                h248 = 5'h0;
-                h249 = 5'h0;
-                h250 = 5'h0;
-                h251 = 5'h0;
+                h190 = 1'h0;
+                h191 = 1'h0;
+                h192 = 32'h0;
+                h192 = w_vmcb_10[32-1:0];
+                h193 = 5'h0;
+                h194 = 5'h0;
+                h195 = 5'h0;
+                h196 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h251 = e_vector;
+                    h196 = e_vector;
                 end
                 else begin
-                    h251 = 0;
+                    h196 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h250 = {1'h0, e_dr};
+                    h195 = {1'h0, e_dr};
                 end
                 else begin
-                    h250 = h251;
+                    h195 = h196;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h249 = {1'h0, e_cr};
+                    h194 = {1'h0, e_cr};
                 end
                 else begin
-                    h249 = h250;
+                    h194 = h195;
                 end
-                h252 = 9'h0;
-                h252 = ({1'h0, e_kind} + {4'h0, h249});
-                h253 = 5'h0;
-                h253 = (h252[5-1:0] & 31);
-                h248 = h253;
-                h246 = 0;
-                if ((((h247 >>> h248) & 1) == 1)) begin
-                    h246 = 1;
+                h197 = 9'h0;
+                h197 = ({1'h0, e_kind} + {4'h0, h194});
+                h198 = 5'h0;
+                h198 = (h197[5-1:0] & 31);
+                h193 = h198;
+                h191 = 0;
+                if ((((h192 >>> h193) & 1) == 1)) begin
+                    h191 = 1;
                 end
-                h254 = 1'h0;
-                h255 = 1'h0;
-                h256 = 32'h0;
-                h256 = w_vmcb_10[32-1:0];
-                h257 = 5'h0;
-                h258 = 5'h0;
-                h259 = 5'h0;
-                h260 = 5'h0;
+                h199 = 1'h0;
+                h200 = 1'h0;
+                h201 = 32'h0;
+                h201 = w_vmcb_10[64-1:32];
+                h202 = 5'h0;
+                h203 = 5'h0;
+                h204 = 5'h0;
+                h205 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h260 = e_vector;
+                    h205 = e_vector;
                 end
                 else begin
-                    h260 = 0;
+                    h205 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h259 = {1'h0, e_dr};
+                    h204 = {1'h0, e_dr};
                 end
                 else begin
-                    h259 = h260;
+                    h204 = h205;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h258 = {1'h0, e_cr};
+                    h203 = {1'h0, e_cr};
                 end
                 else begin
-                    h258 = h259;
+                    h203 = h204;
                 end
-                h261 = 9'h0;
-                h261 = ({1'h0, e_kind} + {4'h0, h258});
-                h262 = 5'h0;
-                h262 = (h261[5-1:0] & 31);
-                h257 = h262;
-                h255 = 0;
-                if ((((h256 >>> h257) & 1) == 1)) begin
-                    h255 = 1;
-                end
-                h263 = 1'h0;
-                h264 = 1'h0;
-                h265 = 32'h0;
-                h265 = w_vmcb_10[64-1:32];
-                h266 = 5'h0;
-                h267 = 5'h0;
-                h268 = 5'h0;
-                h269 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h269 = e_vector;
-                end
-                else begin
-                    h269 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h268 = {1'h0, e_dr};
-                end
-                else begin
-                    h268 = h269;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h267 = {1'h0, e_cr};
-                end
-                else begin
-                    h267 = h268;
-                end
-                h270 = 9'h0;
-                h270 = ({1'h0, e_kind} + {4'h0, h267});
-                h271 = 5'h0;
-                h271 = (h270[5-1:0] & 31);
-                h266 = h271;
-                h264 = 0;
-                if ((((h265 >>> h266) & 1) == 1)) begin
-                    h264 = 1;
+                h206 = 9'h0;
+                h206 = ({1'h0, e_kind} + {4'h0, h203});
+                h207 = 5'h0;
+                h207 = (h206[5-1:0] & 31);
+                h202 = h207;
+                h200 = 0;
+                if ((((h201 >>> h202) & 1) == 1)) begin
+                    h200 = 1;
                 end
                 if ((e_kind < 192)) begin
-                    h263 = h264;
+                    h199 = h200;
                 end
                 else begin
-                    h263 = 0;
+                    h199 = 0;
                 end
                 if ((e_kind < 160)) begin
-                    h254 = h255;
+                    h190 = h191;
                 end
                 else begin
-                    h254 = h263;
+                    h190 = h199;
                 end
                 if ((e_kind < 128)) begin
-                    h245 = h246;
+                    h181 = h182;
                 end
                 else begin
-                    h245 = h254;
+                    h181 = h190;
                 end
                 if ((e_kind < 96)) begin
-                    h236 = h237;
+                    h172 = h173;
                 end
                 else begin
-                    h236 = h245;
+                    h172 = h181;
                 end
                 if ((e_kind < 64)) begin
-                    h227 = h228;
+                    h163 = h164;
                 end
                 else begin
-                    h227 = h236;
+                    h163 = h172;
                 end
                 if ((e_kind < 32)) begin
-                    h218 = h219;
+                    h154 = h155;
                 end
                 else begin
-                    h218 = h227;
+                    h154 = h163;
                 end
-                h272 = 3'h0;
-                if ((e_injected != 0)) begin
-                    h272 = w_vmcb_a8[11-1:8];
+                h223 = 1'h0;
+                h224 = 1'h0;
+                h225 = 32'h0;
+                h225 = w_vmcb_0[32-1:0];
+                h226 = 5'h0;
+                h227 = 5'h0;
+                h228 = 5'h0;
+                h229 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h229 = e_vector;
                 end
                 else begin
-                    h272 = e_dlv_type;
+                    h229 = 0;
                 end
-                h273 = 8'h0;
-                h274 = 8'h0;
-                if ((w_vmcb_a8[11-1:8] == 2)) begin
-                    h274 = 2;
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h228 = {1'h0, e_dr};
                 end
                 else begin
-                    h274 = w_vmcb_a8[8-1:0];
+                    h228 = h229;
                 end
-                if ((e_injected != 0)) begin
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h227 = {1'h0, e_cr};
+                end
+                else begin
+                    h227 = h228;
+                end
+                h230 = 9'h0;
+                h230 = ({1'h0, e_kind} + {4'h0, h227});
+                h231 = 5'h0;
+                h231 = (h230[5-1:0] & 31);
+                h226 = h231;
+                h224 = 0;
+                if ((((h225 >>> h226) & 1) == 1)) begin
+                    h224 = 1;
+                end
+                h232 = 1'h0;
+                h233 = 1'h0;
+                h234 = 32'h0;
+                h234 = w_vmcb_0[64-1:32];
+                h235 = 5'h0;
+                h236 = 5'h0;
+                h237 = 5'h0;
+                h238 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h238 = e_vector;
+                end
+                else begin
+                    h238 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h237 = {1'h0, e_dr};
+                end
+                else begin
+                    h237 = h238;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h236 = {1'h0, e_cr};
+                end
+                else begin
+                    h236 = h237;
+                end
+                h239 = 9'h0;
+                h239 = ({1'h0, e_kind} + {4'h0, h236});
+                h240 = 5'h0;
+                h240 = (h239[5-1:0] & 31);
+                h235 = h240;
+                h233 = 0;
+                if ((((h234 >>> h235) & 1) == 1)) begin
+                    h233 = 1;
+                end
+                h241 = 1'h0;
+                h242 = 1'h0;
+                h243 = 32'h0;
+                h243 = w_vmcb_8[32-1:0];
+                h244 = 5'h0;
+                h245 = 5'h0;
+                h246 = 5'h0;
+                h247 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h247 = e_vector;
+                end
+                else begin
+                    h247 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h246 = {1'h0, e_dr};
+                end
+                else begin
+                    h246 = h247;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h245 = {1'h0, e_cr};
+                end
+                else begin
+                    h245 = h246;
+                end
+                h248 = 9'h0;
+                h248 = ({1'h0, e_kind} + {4'h0, h245});
+                h249 = 5'h0;
+                h249 = (h248[5-1:0] & 31);
+                h244 = h249;
+                h242 = 0;
+                if ((((h243 >>> h244) & 1) == 1)) begin
+                    h242 = 1;
+                end
+                h250 = 1'h0;
+                h251 = 1'h0;
+                h252 = 32'h0;
+                h252 = w_vmcb_8[64-1:32];
+                h253 = 5'h0;
+                h254 = 5'h0;
+                h255 = 5'h0;
+                h256 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h256 = e_vector;
+                end
+                else begin
+                    h256 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h255 = {1'h0, e_dr};
+                end
+                else begin
+                    h255 = h256;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h254 = {1'h0, e_cr};
+                end
+                else begin
+                    h254 = h255;
+                end
+                h257 = 9'h0;
+                h257 = ({1'h0, e_kind} + {4'h0, h254});
+                h258 = 5'h0;
+                h258 = (h257[5-1:0] & 31);
+                h253 = h258;
+                h251 = 0;
+                if ((((h252 >>> h253) & 1) == 1)) begin
+                    h251 = 1;
+                end
+                h259 = 1'h0;
+                h260 = 1'h0;
+                h261 = 32'h0;
+                h261 = w_vmcb_10[32-1:0];
+                h262 = 5'h0;
+                h263 = 5'h0;
+                h264 = 5'h0;
+                h265 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h265 = e_vector;
+                end
+                else begin
+                    h265 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h264 = {1'h0, e_dr};
+                end
+                else begin
+                    h264 = h265;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h263 = {1'h0, e_cr};
+                end
+                else begin
+                    h263 = h264;
+                end
+                h266 = 9'h0;
+                h266 = ({1'h0, e_kind} + {4'h0, h263});
+                h267 = 5'h0;
+                h267 = (h266[5-1:0] & 31);
+                h262 = h267;
+                h260 = 0;
+                if ((((h261 >>> h262) & 1) == 1)) begin
+                    h260 = 1;
+                end
+                h268 = 1'h0;
+                h269 = 1'h0;
+                h270 = 32'h0;
+                h270 = w_vmcb_10[64-1:32];
+                h271 = 5'h0;
+                h272 = 5'h0;
+                h273 = 5'h0;
+                h274 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h274 = e_vector;
+                end
+                else begin
+                    h274 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h273 = {1'h0, e_dr};
+                end
+                else begin
                     h273 = h274;
                 end
-                else begin
-                    h273 = e_dlv_vector;
-                end
-                h275 = 8'h0;
-                h276 = 8'h0;
-                if ((w_vmcb_a8[11-1:8] == 2)) begin
-                    h276 = 2;
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h272 = {1'h0, e_cr};
                 end
                 else begin
-                    h276 = w_vmcb_a8[8-1:0];
+                    h272 = h273;
                 end
+                h275 = 9'h0;
+                h275 = ({1'h0, e_kind} + {4'h0, h272});
+                h276 = 5'h0;
+                h276 = (h275[5-1:0] & 31);
+                h271 = h276;
+                h269 = 0;
+                if ((((h270 >>> h271) & 1) == 1)) begin
+                    h269 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h268 = h269;
+                end
+                else begin
+                    h268 = 0;
+                end
+                if ((e_kind < 160)) begin
+                    h259 = h260;
+                end
+                else begin
+                    h259 = h268;
+                end
+                if ((e_kind < 128)) begin
+                    h250 = h251;
+                end
+                else begin
+                    h250 = h259;
+                end
+                if ((e_kind < 96)) begin
+                    h241 = h242;
+                end
+                else begin
+                    h241 = h250;
+                end
+                if ((e_kind < 64)) begin
+                    h232 = h233;
+                end
+                else begin
+                    h232 = h241;
+                end
+                if ((e_kind < 32)) begin
+                    h223 = h224;
+                end
+                else begin
+                    h223 = h232;
+                end
+                h277 = 3'h0;
                 if ((e_injected != 0)) begin
-                    h275 = h276;
+                    h277 = w_vmcb_a8[11-1:8];
                 end
                 else begin
-                    h275 = e_dlv_vector;
+                    h277 = e_dlv_type;
                 end
-                h277 = 8'h0;
                 h278 = 8'h0;
-                if ((w_vmcb_a8[11-1:8] == 2)) begin
-                    h278 = 2;
-                end
-                else begin
-                    h278 = w_vmcb_a8[8-1:0];
-                end
-                if ((e_injected != 0)) begin
-                    h277 = h278;
-                end
-                else begin
-                    h277 = e_dlv_vector;
-                end
                 h279 = 8'h0;
-                h280 = 8'h0;
                 if ((w_vmcb_a8[11-1:8] == 2)) begin
-                    h280 = 2;
+                    h279 = 2;
                 end
                 else begin
-                    h280 = w_vmcb_a8[8-1:0];
+                    h279 = w_vmcb_a8[8-1:0];
                 end
                 if ((e_injected != 0)) begin
-                    h279 = h280;
+                    h278 = h279;
                 end
                 else begin
-                    h279 = e_dlv_vector;
+                    h278 = e_dlv_vector;
                 end
-                h295 = 1'h0;
-                h296 = 1'h0;
-                h297 = 32'h0;
-                h297 = w_vmcb_0[32-1:0];
-                h298 = 5'h0;
-                h299 = 5'h0;
-                h300 = 5'h0;
-                h301 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h301 = e_vector;
+                h280 = 8'h0;
+                h281 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h281 = 2;
                 end
                 else begin
-                    h301 = 0;
+                    h281 = w_vmcb_a8[8-1:0];
                 end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h300 = {1'h0, e_dr};
-                end
-                else begin
-                    h300 = h301;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h299 = {1'h0, e_cr};
+                if ((e_injected != 0)) begin
+                    h280 = h281;
                 end
                 else begin
-                    h299 = h300;
+                    h280 = e_dlv_vector;
                 end
-                h302 = 9'h0;
-                h302 = ({1'h0, e_kind} + {4'h0, h299});
-                h303 = 5'h0;
-                h303 = (h302[5-1:0] & 31);
-                h298 = h303;
-                h296 = 0;
-                if ((((h297 >>> h298) & 1) == 1)) begin
-                    h296 = 1;
+                h282 = 8'h0;
+                h283 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h283 = 2;
                 end
-                h304 = 1'h0;
-                h305 = 1'h0;
-                h306 = 32'h0;
-                h306 = w_vmcb_0[64-1:32];
+                else begin
+                    h283 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h282 = h283;
+                end
+                else begin
+                    h282 = e_dlv_vector;
+                end
+                h284 = 8'h0;
+                h285 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h285 = 2;
+                end
+                else begin
+                    h285 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h284 = h285;
+                end
+                else begin
+                    h284 = e_dlv_vector;
+                end
+                h301 = 1'h0;
+                h302 = 1'h0;
+                h303 = 32'h0;
+                h303 = w_vmcb_0[32-1:0];
+                h304 = 5'h0;
+                h305 = 5'h0;
+                h306 = 5'h0;
                 h307 = 5'h0;
-                h308 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h307 = e_vector;
+                end
+                else begin
+                    h307 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h306 = {1'h0, e_dr};
+                end
+                else begin
+                    h306 = h307;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h305 = {1'h0, e_cr};
+                end
+                else begin
+                    h305 = h306;
+                end
+                h308 = 9'h0;
+                h308 = ({1'h0, e_kind} + {4'h0, h305});
                 h309 = 5'h0;
-                h310 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h310 = e_vector;
+                h309 = (h308[5-1:0] & 31);
+                h304 = h309;
+                h302 = 0;
+                if ((((h303 >>> h304) & 1) == 1)) begin
+                    h302 = 1;
                 end
-                else begin
-                    h310 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h309 = {1'h0, e_dr};
-                end
-                else begin
-                    h309 = h310;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h308 = {1'h0, e_cr};
-                end
-                else begin
-                    h308 = h309;
-                end
-                h311 = 9'h0;
-                h311 = ({1'h0, e_kind} + {4'h0, h308});
-                h312 = 5'h0;
-                h312 = (h311[5-1:0] & 31);
-                h307 = h312;
-                h305 = 0;
-                if ((((h306 >>> h307) & 1) == 1)) begin
-                    h305 = 1;
-                end
-                h313 = 1'h0;
-                h314 = 1'h0;
-                h315 = 32'h0;
-                h315 = w_vmcb_8[32-1:0];
+                h310 = 1'h0;
+                h311 = 1'h0;
+                h312 = 32'h0;
+                h312 = w_vmcb_0[64-1:32];
+                h313 = 5'h0;
+                h314 = 5'h0;
+                h315 = 5'h0;
                 h316 = 5'h0;
-                h317 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h316 = e_vector;
+                end
+                else begin
+                    h316 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h315 = {1'h0, e_dr};
+                end
+                else begin
+                    h315 = h316;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h314 = {1'h0, e_cr};
+                end
+                else begin
+                    h314 = h315;
+                end
+                h317 = 9'h0;
+                h317 = ({1'h0, e_kind} + {4'h0, h314});
                 h318 = 5'h0;
-                h319 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h319 = e_vector;
+                h318 = (h317[5-1:0] & 31);
+                h313 = h318;
+                h311 = 0;
+                if ((((h312 >>> h313) & 1) == 1)) begin
+                    h311 = 1;
                 end
-                else begin
-                    h319 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h318 = {1'h0, e_dr};
-                end
-                else begin
-                    h318 = h319;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h317 = {1'h0, e_cr};
-                end
-                else begin
-                    h317 = h318;
-                end
-                h320 = 9'h0;
-                h320 = ({1'h0, e_kind} + {4'h0, h317});
-                h321 = 5'h0;
-                h321 = (h320[5-1:0] & 31);
-                h316 = h321;
-                h314 = 0;
-                if ((((h315 >>> h316) & 1) == 1)) begin
-                    h314 = 1;
-                end
-                h322 = 1'h0;
-                h323 = 1'h0;
-                h324 = 32'h0;
-                h324 = w_vmcb_8[64-1:32];
+                h319 = 1'h0;
+                h320 = 1'h0;
+                h321 = 32'h0;
+                h321 = w_vmcb_8[32-1:0];
+                h322 = 5'h0;
+                h323 = 5'h0;
+                h324 = 5'h0;
                 h325 = 5'h0;
-                h326 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h325 = e_vector;
+                end
+                else begin
+                    h325 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h324 = {1'h0, e_dr};
+                end
+                else begin
+                    h324 = h325;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h323 = {1'h0, e_cr};
+                end
+                else begin
+                    h323 = h324;
+                end
+                h326 = 9'h0;
+                h326 = ({1'h0, e_kind} + {4'h0, h323});
                 h327 = 5'h0;
-                h328 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h328 = e_vector;
+                h327 = (h326[5-1:0] & 31);
+                h322 = h327;
+                h320 = 0;
+                if ((((h321 >>> h322) & 1) == 1)) begin
+                    h320 = 1;
                 end
-                else begin
-                    h328 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h327 = {1'h0, e_dr};
-                end
-                else begin
-                    h327 = h328;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h326 = {1'h0, e_cr};
-                end
-                else begin
-                    h326 = h327;
-                end
-                h329 = 9'h0;
-                h329 = ({1'h0, e_kind} + {4'h0, h326});
-                h330 = 5'h0;
-                h330 = (h329[5-1:0] & 31);
-                h325 = h330;
-                h323 = 0;
-                if ((((h324 >>> h325) & 1) == 1)) begin
-                    h323 = 1;
-                end
-                h331 = 1'h0;
-                h332 = 1'h0;
-                h333 = 32'h0;
-                h333 = w_vmcb_10[32-1:0];
+                h328 = 1'h0;
+                h329 = 1'h0;
+                h330 = 32'h0;
+                h330 = w_vmcb_8[64-1:32];
+                h331 = 5'h0;
+                h332 = 5'h0;
+                h333 = 5'h0;
                 h334 = 5'h0;
-                h335 = 5'h0;
-                h336 = 5'h0;
-                h337 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h337 = e_vector;
+                    h334 = e_vector;
                 end
                 else begin
-                    h337 = 0;
+                    h334 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h336 = {1'h0, e_dr};
+                    h333 = {1'h0, e_dr};
                 end
                 else begin
-                    h336 = h337;
+                    h333 = h334;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h335 = {1'h0, e_cr};
+                    h332 = {1'h0, e_cr};
                 end
                 else begin
-                    h335 = h336;
+                    h332 = h333;
                 end
-                h338 = 9'h0;
-                h338 = ({1'h0, e_kind} + {4'h0, h335});
-                h339 = 5'h0;
-                h339 = (h338[5-1:0] & 31);
-                h334 = h339;
-                h332 = 0;
-                if ((((h333 >>> h334) & 1) == 1)) begin
-                    h332 = 1;
+                h335 = 9'h0;
+                h335 = ({1'h0, e_kind} + {4'h0, h332});
+                h336 = 5'h0;
+                h336 = (h335[5-1:0] & 31);
+                h331 = h336;
+                h329 = 0;
+                if ((((h330 >>> h331) & 1) == 1)) begin
+                    h329 = 1;
                 end
-                h340 = 1'h0;
-                h341 = 1'h0;
-                h342 = 32'h0;
-                h342 = w_vmcb_10[64-1:32];
+                h337 = 1'h0;
+                h338 = 1'h0;
+                h339 = 32'h0;
+                h339 = w_vmcb_10[32-1:0];
+                h340 = 5'h0;
+                h341 = 5'h0;
+                h342 = 5'h0;
                 h343 = 5'h0;
-                h344 = 5'h0;
-                h345 = 5'h0;
-                h346 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h346 = e_vector;
+                    h343 = e_vector;
+                end
+                else begin
+                    h343 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h342 = {1'h0, e_dr};
+                end
+                else begin
+                    h342 = h343;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h341 = {1'h0, e_cr};
+                end
+                else begin
+                    h341 = h342;
+                end
+                h344 = 9'h0;
+                h344 = ({1'h0, e_kind} + {4'h0, h341});
+                h345 = 5'h0;
+                h345 = (h344[5-1:0] & 31);
+                h340 = h345;
+                h338 = 0;
+                if ((((h339 >>> h340) & 1) == 1)) begin
+                    h338 = 1;
+                end
+                h346 = 1'h0;
+                h347 = 1'h0;
+                h348 = 32'h0;
+                h348 = w_vmcb_10[64-1:32];
+                h349 = 5'h0;
+                h350 = 5'h0;
+                h351 = 5'h0;
+                h352 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h352 = e_vector;
+                end
+                else begin
+                    h352 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h351 = {1'h0, e_dr};
+                end
+                else begin
+                    h351 = h352;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h350 = {1'h0, e_cr};
+                end
+                else begin
+                    h350 = h351;
+                end
+                h353 = 9'h0;
+                h353 = ({1'h0, e_kind} + {4'h0, h350});
+                h354 = 5'h0;
+                h354 = (h353[5-1:0] & 31);
+                h349 = h354;
+                h347 = 0;
+                if ((((h348 >>> h349) & 1) == 1)) begin
+                    h347 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h346 = h347;
                 end
                 else begin
                     h346 = 0;
                 end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h345 = {1'h0, e_dr};
-                end
-                else begin
-                    h345 = h346;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h344 = {1'h0, e_cr};
-                end
-                else begin
-                    h344 = h345;
-                end
-                h347 = 9'h0;
-                h347 = ({1'h0, e_kind} + {4'h0, h344});
-                h348 = 5'h0;
-                h348 = (h347[5-1:0] & 31);
-                h343 = h348;
-                h341 = 0;
-                if ((((h342 >>> h343) & 1) == 1)) begin
-                    h341 = 1;
-                end
-                if ((e_kind < 192)) begin
-                    h340 = h341;
-                end
-                else begin
-                    h340 = 0;
-                end
                 if ((e_kind < 160)) begin
-                    h331 = h332;
+                    h337 = h338;
                 end
                 else begin
-                    h331 = h340;
+                    h337 = h346;
                 end
                 if ((e_kind < 128)) begin
-                    h322 = h323;
+                    h328 = h329;
                 end
                 else begin
-                    h322 = h331;
+                    h328 = h337;
                 end
                 if ((e_kind < 96)) begin
-                    h313 = h314;
+                    h319 = h320;
                 end
                 else begin
-                    h313 = h322;
+                    h319 = h328;
                 end
                 if ((e_kind < 64)) begin
-                    h304 = h305;
+                    h310 = h311;
                 end
                 else begin
-                    h304 = h313;
+                    h310 = h319;
                 end
                 if ((e_kind < 32)) begin
-                    h295 = h296;
+                    h301 = h302;
                 end
                 else begin
-                    h295 = h304;
+                    h301 = h310;
                 end
-                h349 = 3'h0;
+                h355 = 3'h0;
                 if ((e_injected != 0)) begin
-                    h349 = w_vmcb_a8[11-1:8];
+                    h355 = w_vmcb_a8[11-1:8];
                 end
                 else begin
-                    h349 = e_dlv_type;
+                    h355 = e_dlv_type;
                 end
-                h350 = 8'h0;
-                h351 = 8'h0;
+                h356 = 8'h0;
+                h357 = 8'h0;
                 if ((w_vmcb_a8[11-1:8] == 2)) begin
-                    h351 = 2;
+                    h357 = 2;
                 end
                 else begin
-                    h351 = w_vmcb_a8[8-1:0];
+                    h357 = w_vmcb_a8[8-1:0];
                 end
                 if ((e_injected != 0)) begin
-                    h350 = h351;
+                    h356 = h357;
                 end
                 else begin
-                    h350 = e_dlv_vector;
-                end
-                h375 = 1'h0;
-                h376 = 1'h0;
-                h377 = 32'h0;
-                h377 = w_vmcb_0[32-1:0];
-                h378 = 5'h0;
-                h379 = 5'h0;
-                h380 = 5'h0;
-                h381 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h381 = e_vector;
-                end
-                else begin
-                    h381 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h380 = {1'h0, e_dr};
-                end
-                else begin
-                    h380 = h381;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h379 = {1'h0, e_cr};
-                end
-                else begin
-                    h379 = h380;
-                end
-                h382 = 9'h0;
-                h382 = ({1'h0, e_kind} + {4'h0, h379});
-                h383 = 5'h0;
-                h383 = (h382[5-1:0] & 31);
-                h378 = h383;
-                h376 = 0;
-                if ((((h377 >>> h378) & 1) == 1)) begin
-                    h376 = 1;
+                    h356 = e_dlv_vector;
                 end
                 h384 = 1'h0;
                 h385 = 1'h0;
                 h386 = 32'h0;
-                h386 = w_vmcb_0[64-1:32];
+                h386 = w_vmcb_0[32-1:0];
                 h387 = 5'h0;
                 h388 = 5'h0;
                 h389 = 5'h0;
@@ -2419,7 +2402,7 @@ always @(posedge clk) begin: fsm
                 h393 = 1'h0;
                 h394 = 1'h0;
                 h395 = 32'h0;
-                h395 = w_vmcb_8[32-1:0];
+                h395 = w_vmcb_0[64-1:32];
                 h396 = 5'h0;
                 h397 = 5'h0;
                 h398 = 5'h0;
@@ -2454,7 +2437,7 @@ always @(posedge clk) begin: fsm
                 h402 = 1'h0;
                 h403 = 1'h0;
                 h404 = 32'h0;
-                h404 = w_vmcb_8[64-1:32];
+                h404 = w_vmcb_8[32-1:0];
                 h405 = 5'h0;
                 h406 = 5'h0;
                 h407 = 5'h0;
@@ -2489,7 +2472,7 @@ always @(posedge clk) begin: fsm
                 h411 = 1'h0;
                 h412 = 1'h0;
                 h413 = 32'h0;
-                h413 = w_vmcb_10[32-1:0];
+                h413 = w_vmcb_8[64-1:32];
                 h414 = 5'h0;
                 h415 = 5'h0;
                 h416 = 5'h0;
@@ -2524,7 +2507,7 @@ always @(posedge clk) begin: fsm
                 h420 = 1'h0;
                 h421 = 1'h0;
                 h422 = 32'h0;
-                h422 = w_vmcb_10[64-1:32];
+                h422 = w_vmcb_10[32-1:0];
                 h423 = 5'h0;
                 h424 = 5'h0;
                 h425 = 5'h0;
@@ -2556,43 +2539,78 @@ always @(posedge clk) begin: fsm
                 if ((((h422 >>> h423) & 1) == 1)) begin
                     h421 = 1;
                 end
+                h429 = 1'h0;
+                h430 = 1'h0;
+                h431 = 32'h0;
+                h431 = w_vmcb_10[64-1:32];
+                h432 = 5'h0;
+                h433 = 5'h0;
+                h434 = 5'h0;
+                h435 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h435 = e_vector;
+                end
+                else begin
+                    h435 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h434 = {1'h0, e_dr};
+                end
+                else begin
+                    h434 = h435;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h433 = {1'h0, e_cr};
+                end
+                else begin
+                    h433 = h434;
+                end
+                h436 = 9'h0;
+                h436 = ({1'h0, e_kind} + {4'h0, h433});
+                h437 = 5'h0;
+                h437 = (h436[5-1:0] & 31);
+                h432 = h437;
+                h430 = 0;
+                if ((((h431 >>> h432) & 1) == 1)) begin
+                    h430 = 1;
+                end
                 if ((e_kind < 192)) begin
+                    h429 = h430;
+                end
+                else begin
+                    h429 = 0;
+                end
+                if ((e_kind < 160)) begin
                     h420 = h421;
                 end
                 else begin
-                    h420 = 0;
+                    h420 = h429;
                 end
-                if ((e_kind < 160)) begin
+                if ((e_kind < 128)) begin
                     h411 = h412;
                 end
                 else begin
                     h411 = h420;
                 end
-                if ((e_kind < 128)) begin
+                if ((e_kind < 96)) begin
                     h402 = h403;
                 end
                 else begin
                     h402 = h411;
                 end
-                if ((e_kind < 96)) begin
+                if ((e_kind < 64)) begin
                     h393 = h394;
                 end
                 else begin
                     h393 = h402;
                 end
-                if ((e_kind < 64)) begin
+                if ((e_kind < 32)) begin
                     h384 = h385;
                 end
                 else begin
                     h384 = h393;
                 end
-                if ((e_kind < 32)) begin
-                    h375 = h376;
-                end
-                else begin
-                    h375 = h384;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) && (h12 != 0))) begin
+                if ((((e_kind == 0) || (e_kind == 16)) && (h13 != 0))) begin
                     status <= 1;
                     h7 = 5'h0;
                     h8 = 5'h0;
@@ -2632,234 +2650,231 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h12 = 64'h0;
+                    h12 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h12;
                     st <= 5'b10001;
                 end
-                else if (((((e_kind == 16) && (e_cr == 0)) && w_vmcb_8[37]) && (h67 != 0))) begin
+                else if (((((e_kind == 16) && (e_cr == 0)) && w_vmcb_8[37]) && (h69 != 0))) begin
                     status <= 2;
                     rec_exitcode <= 101;
                     v_wide = 0;
-                    h66 = 4'h0;
+                    h67 = 4'h0;
                     if ((e_mov != 0)) begin
-                        h66 = e_gpr;
+                        h67 = e_gpr;
                     end
                     else begin
-                        h66 = 0;
+                        h67 = 0;
                     end
-                    v_wide[4-1:0] = h66;
+                    v_wide[4-1:0] = h67;
                     v_wide[64-1:63] = e_mov;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h68 = 64'h0;
+                    h68 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h68;
                     st <= 5'b10001;
                 end
-                else if ((((e_kind == 32) || (e_kind == 48)) && (h75 != 0))) begin
+                else if ((((e_kind == 32) || (e_kind == 48)) && (h78 != 0))) begin
                     status <= 3;
-                    h71 = 5'h0;
-                    h72 = 5'h0;
                     h73 = 5'h0;
+                    h74 = 5'h0;
+                    h75 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h73 = e_vector;
+                        h75 = e_vector;
                     end
                     else begin
-                        h73 = 0;
+                        h75 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h72 = {1'h0, e_dr};
+                        h74 = {1'h0, e_dr};
                     end
                     else begin
-                        h72 = h73;
+                        h74 = h75;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h71 = {1'h0, e_cr};
+                        h73 = {1'h0, e_cr};
                     end
                     else begin
-                        h71 = h72;
+                        h73 = h74;
                     end
-                    h74 = 9'h0;
-                    h74 = ({1'h0, e_kind} + {4'h0, h71});
-                    rec_exitcode <= {55'h0, h74};
+                    h76 = 9'h0;
+                    h76 = ({1'h0, e_kind} + {4'h0, h73});
+                    rec_exitcode <= {55'h0, h76};
                     v_wide = 0;
                     v_wide[4-1:0] = e_gpr;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h77 = 64'h0;
+                    h77 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h77;
                     st <= 5'b10001;
                 end
-                else if (((e_kind == 64) && (h150 != 0))) begin
+                else if (((e_kind == 64) && (h154 != 0))) begin
                     status <= 4;
-                    h129 = 5'h0;
-                    h130 = 5'h0;
-                    h131 = 5'h0;
+                    h132 = 5'h0;
+                    h133 = 5'h0;
+                    h134 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h131 = e_vector;
-                    end
-                    else begin
-                        h131 = 0;
-                    end
-                    if (((e_kind == 32) || (e_kind == 48))) begin
-                        h130 = {1'h0, e_dr};
-                    end
-                    else begin
-                        h130 = h131;
-                    end
-                    if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h129 = {1'h0, e_cr};
-                    end
-                    else begin
-                        h129 = h130;
-                    end
-                    h132 = 9'h0;
-                    h132 = ({1'h0, e_kind} + {4'h0, h129});
-                    rec_exitcode <= {55'h0, h132};
-                    h133 = 32'h0;
-                    if ((e_has_error_code != 0)) begin
-                        h133 = e_error_code;
-                    end
-                    else begin
-                        h133 = 0;
-                    end
-                    rec_exitinfo1 <= {32'h0, h133};
-                    h134 = 64'h0;
-                    if ((e_vector == 14)) begin
-                        h134 = e_fault_address;
+                        h134 = e_vector;
                     end
                     else begin
                         h134 = 0;
                     end
-                    rec_exitinfo2 <= h134;
-                    h135 = 64'h0;
-                    h136 = 8'h0;
-                    h137 = 8'h0;
+                    if (((e_kind == 32) || (e_kind == 48))) begin
+                        h133 = {1'h0, e_dr};
+                    end
+                    else begin
+                        h133 = h134;
+                    end
+                    if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                        h132 = {1'h0, e_cr};
+                    end
+                    else begin
+                        h132 = h133;
+                    end
+                    h135 = 9'h0;
+                    h135 = ({1'h0, e_kind} + {4'h0, h132});
+                    rec_exitcode <= {55'h0, h135};
+                    h136 = 32'h0;
+                    if ((e_has_error_code != 0)) begin
+                        h136 = e_error_code;
+                    end
+                    else begin
+                        h136 = 0;
+                    end
+                    rec_exitinfo1 <= {32'h0, h136};
+                    h137 = 64'h0;
+                    if ((e_vector == 14)) begin
+                        h137 = e_fault_address;
+                    end
+                    else begin
+                        h137 = 0;
+                    end
+                    rec_exitinfo2 <= h137;
+                    h138 = 64'h0;
+                    h139 = 8'h0;
+                    h140 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h137 = 2;
+                        h140 = 2;
                     end
                     else begin
-                        h137 = w_vmcb_a8[8-1:0];
+                        h140 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
-                        h136 = h137;
+                        h139 = h140;
                     end
                     else begin
-                        h136 = e_dlv_vector;
+                        h139 = e_dlv_vector;
                     end
-                    h138 = 32'h0;
-                    h138 = (32'h80000000 | {24'h0, h136});
-                    h139 = 3'h0;
+                    h141 = 32'h0;
+                    h141 = (32'h80000000 | {24'h0, h139});
+                    h142 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h139 = w_vmcb_a8[11-1:8];
+                        h142 = w_vmcb_a8[11-1:8];
                     end
                     else begin
-                        h139 = e_dlv_type;
-                    end
-                    h140 = 32'h0;
-                    h140 = (h138 | {21'h0, h139, 8'h0});
-                    h141 = 1'h0;
-                    h142 = 1'h0;
-                    h142 = 0;
-                    if (w_vmcb_a8[11]) begin
-                        h142 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h141 = h142;
-                    end
-                    else begin
-                        h141 = e_dlv_ev;
+                        h142 = e_dlv_type;
                     end
                     h143 = 32'h0;
-                    h143 = (h140 | {20'h0, h141, 11'h0});
-                    h144 = 64'h0;
+                    h143 = (h141 | {21'h0, h142, 8'h0});
+                    h144 = 1'h0;
                     h145 = 1'h0;
-                    h146 = 1'h0;
-                    h146 = 0;
+                    h145 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h146 = 1;
+                        h145 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h145 = h146;
+                        h144 = h145;
                     end
                     else begin
-                        h145 = e_dlv_ev;
+                        h144 = e_dlv_ev;
                     end
-                    h147 = 32'h0;
+                    h146 = 32'h0;
+                    h146 = (h143 | {20'h0, h144, 11'h0});
+                    h147 = 64'h0;
+                    h148 = 1'h0;
+                    h149 = 1'h0;
+                    h149 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h149 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h147 = w_vmcb_a8[64-1:32];
+                        h148 = h149;
                     end
                     else begin
-                        h147 = e_dlv_error_code;
+                        h148 = e_dlv_ev;
                     end
-                    if ((h145 != 0)) begin
-                        h144 = {h147, 32'h0};
+                    h150 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h150 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h144 = 0;
+                        h150 = e_dlv_error_code;
                     end
-                    h148 = 64'h0;
-                    h148 = ({32'h0, h143} | h144);
+                    if ((h148 != 0)) begin
+                        h147 = {h150, 32'h0};
+                    end
+                    else begin
+                        h147 = 0;
+                    end
+                    h151 = 64'h0;
+                    h151 = ({32'h0, h146} | h147);
                     if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h135 = h148;
+                        h138 = h151;
                     end
                     else begin
-                        h135 = 0;
+                        h138 = 0;
                     end
-                    rec_exitintinfo <= h135;
-                    h149 = 64'h0;
+                    rec_exitintinfo <= h138;
+                    h152 = 64'h0;
                     if (((e_vector >= 3) && (e_vector <= 5))) begin
-                        h149 = e_next_rip;
+                        h152 = e_next_rip;
                     end
                     else begin
-                        h149 = 0;
+                        h152 = 0;
                     end
-                    rec_nrip <= h149;
+                    rec_nrip <= h152;
+                    h153 = 64'h0;
+                    h153 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h153;
                     st <= 5'b10001;
                 end
-                else if (((((e_kind == 64) && (!(h218 != 0))) && ((((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (e_kind == 64)) && (h272 == 3)) && ((((h273 == 0) || ((h275 >= 10) && (h277 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h279 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcb_8[8])) begin
+                else if (((((e_kind == 64) && (!(h223 != 0))) && ((((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (e_kind == 64)) && (h277 == 3)) && ((((h278 == 0) || ((h280 >= 10) && (h282 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h284 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcb_8[8])) begin
                     status <= 5;
                     rec_exitcode <= 72;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
-                    h204 = 64'h0;
-                    h205 = 8'h0;
-                    h206 = 8'h0;
+                    h208 = 64'h0;
+                    h209 = 8'h0;
+                    h210 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h206 = 2;
+                        h210 = 2;
                     end
                     else begin
-                        h206 = w_vmcb_a8[8-1:0];
+                        h210 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
-                        h205 = h206;
+                        h209 = h210;
                     end
                     else begin
-                        h205 = e_dlv_vector;
+                        h209 = e_dlv_vector;
                     end
-                    h207 = 32'h0;
-                    h207 = (32'h80000000 | {24'h0, h205});
-                    h208 = 3'h0;
+                    h211 = 32'h0;
+                    h211 = (32'h80000000 | {24'h0, h209});
+                    h212 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h208 = w_vmcb_a8[11-1:8];
+                        h212 = w_vmcb_a8[11-1:8];
                     end
                     else begin
-                        h208 = e_dlv_type;
+                        h212 = e_dlv_type;
                     end
-                    h209 = 32'h0;
-                    h209 = (h207 | {21'h0, h208, 8'h0});
-                    h210 = 1'h0;
-                    h211 = 1'h0;
-                    h211 = 0;
-                    if (w_vmcb_a8[11]) begin
-                        h211 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h210 = h211;
-                    end
-                    else begin
-                        h210 = e_dlv_ev;
-                    end
-                    h212 = 32'h0;
-                    h212 = (h209 | {20'h0, h210, 11'h0});
-                    h213 = 64'h0;
+                    h213 = 32'h0;
+                    h213 = (h211 | {21'h0, h212, 8'h0});
                     h214 = 1'h0;
                     h215 = 1'h0;
                     h215 = 0;
@@ -2873,111 +2888,132 @@ always @(posedge clk) begin: fsm
                         h214 = e_dlv_ev;
                     end
                     h216 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h216 = w_vmcb_a8[64-1:32];
-                    end
-                    else begin
-                        h216 = e_dlv_error_code;
-                    end
-                    if ((h214 != 0)) begin
-                        h213 = {h216, 32'h0};
-                    end
-                    else begin
-                        h213 = 0;
-                    end
+                    h216 = (h213 | {20'h0, h214, 11'h0});
                     h217 = 64'h0;
-                    h217 = ({32'h0, h212} | h213);
-                    if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h204 = h217;
+                    h218 = 1'h0;
+                    h219 = 1'h0;
+                    h219 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h219 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h218 = h219;
                     end
                     else begin
-                        h204 = 0;
+                        h218 = e_dlv_ev;
                     end
-                    rec_exitintinfo <= h204;
+                    h220 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h220 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h220 = e_dlv_error_code;
+                    end
+                    if ((h218 != 0)) begin
+                        h217 = {h220, 32'h0};
+                    end
+                    else begin
+                        h217 = 0;
+                    end
+                    h221 = 64'h0;
+                    h221 = ({32'h0, h216} | h217);
+                    if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h208 = h221;
+                    end
+                    else begin
+                        h208 = 0;
+                    end
+                    rec_exitintinfo <= h208;
                     rec_nrip <= 0;
+                    h222 = 64'h0;
+                    h222 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h222;
                     st <= 5'b10001;
                 end
-                else if (((((e_kind == 64) && (!(h295 != 0))) && (((((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (e_kind == 64)) && (h349 == 3)) && (h350 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))) && w_vmcb_8[63])) begin
+                else if (((((e_kind == 64) && (!(h301 != 0))) && (((((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (e_kind == 64)) && (h355 == 3)) && (h356 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))) && w_vmcb_8[63])) begin
                     status <= 6;
                     rec_exitcode <= 127;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
-                    h281 = 64'h0;
-                    h282 = 8'h0;
-                    h283 = 8'h0;
+                    h286 = 64'h0;
+                    h287 = 8'h0;
+                    h288 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h283 = 2;
+                        h288 = 2;
                     end
                     else begin
-                        h283 = w_vmcb_a8[8-1:0];
-                    end
-                    if ((e_injected != 0)) begin
-                        h282 = h283;
-                    end
-                    else begin
-                        h282 = e_dlv_vector;
-                    end
-                    h284 = 32'h0;
-                    h284 = (32'h80000000 | {24'h0, h282});
-                    h285 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h285 = w_vmcb_a8[11-1:8];
-                    end
-                    else begin
-                        h285 = e_dlv_type;
-                    end
-                    h286 = 32'h0;
-                    h286 = (h284 | {21'h0, h285, 8'h0});
-                    h287 = 1'h0;
-                    h288 = 1'h0;
-                    h288 = 0;
-                    if (w_vmcb_a8[11]) begin
-                        h288 = 1;
+                        h288 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
                         h287 = h288;
                     end
                     else begin
-                        h287 = e_dlv_ev;
+                        h287 = e_dlv_vector;
                     end
                     h289 = 32'h0;
-                    h289 = (h286 | {20'h0, h287, 11'h0});
-                    h290 = 64'h0;
-                    h291 = 1'h0;
+                    h289 = (32'h80000000 | {24'h0, h287});
+                    h290 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h290 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h290 = e_dlv_type;
+                    end
+                    h291 = 32'h0;
+                    h291 = (h289 | {21'h0, h290, 8'h0});
                     h292 = 1'h0;
-                    h292 = 0;
+                    h293 = 1'h0;
+                    h293 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h292 = 1;
+                        h293 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h291 = h292;
+                        h292 = h293;
                     end
                     else begin
-                        h291 = e_dlv_ev;
+                        h292 = e_dlv_ev;
                     end
-                    h293 = 32'h0;
+                    h294 = 32'h0;
+                    h294 = (h291 | {20'h0, h292, 11'h0});
+                    h295 = 64'h0;
+                    h296 = 1'h0;
+                    h297 = 1'h0;
+                    h297 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h297 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h293 = w_vmcb_a8[64-1:32];
+                        h296 = h297;
                     end
                     else begin
-                        h293 = e_dlv_error_code;
+                        h296 = e_dlv_ev;
                     end
-                    if ((h291 != 0)) begin
-                        h290 = {h293, 32'h0};
+                    h298 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h298 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h290 = 0;
+                        h298 = e_dlv_error_code;
                     end
-                    h294 = 64'h0;
-                    h294 = ({32'h0, h289} | h290);
+                    if ((h296 != 0)) begin
+                        h295 = {h298, 32'h0};
+                    end
+                    else begin
+                        h295 = 0;
+                    end
+                    h299 = 64'h0;
+                    h299 = ({32'h0, h294} | h295);
                     if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h281 = h294;
+                        h286 = h299;
                     end
                     else begin
-                        h281 = 0;
+                        h286 = 0;
                     end
-                    rec_exitintinfo <= h281;
+                    rec_exitintinfo <= h286;
                     rec_nrip <= 0;
+                    h300 = 64'h0;
+                    h300 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h300;
                     st <= 5'b10001;
                 end
                 else if ((((e_kind == 100) && w_vmcb_8[36]) && ((((((!w_vmcb_a8[31]) && w_vmcb_60[8]) && (w_vmcb_60[20] || (w_vmcb_60[20-1:16] > w_vmcb_60[4-1:0]))) && w_vmcb_570[9]) && ((!w_vmcb_60[25]) || w_vmcb_60[9])) && (!w_vmcb_68[0])))) begin
@@ -2987,156 +3023,165 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= 0;
+                    h358 = 64'h0;
+                    h358 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h358;
                     st <= 5'b10001;
                 end
                 else if ((((e_kind == 166) && w_vmcb_8[56]) || ((e_kind == 161) && w_vmcb_10[32]))) begin
                     status <= 8;
-                    h352 = 8'h0;
+                    h359 = 8'h0;
                     if ((e_kind == 166)) begin
-                        h352 = 120;
+                        h359 = 120;
                     end
                     else begin
-                        h352 = 160;
+                        h359 = 160;
                     end
-                    rec_exitcode <= {56'h0, h352};
+                    rec_exitcode <= {56'h0, h359};
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h360 = 64'h0;
+                    h360 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h360;
                     st <= 5'b10001;
                 end
-                else if ((((((e_kind >= 96) && (e_kind != 123)) && (e_kind != 124)) && (e_kind != 100)) && (h375 != 0))) begin
+                else if ((((((e_kind >= 96) && (e_kind != 123)) && (e_kind != 124)) && (e_kind != 100)) && (h384 != 0))) begin
                     status <= 9;
-                    h353 = 5'h0;
-                    h354 = 5'h0;
-                    h355 = 5'h0;
+                    h361 = 5'h0;
+                    h362 = 5'h0;
+                    h363 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h355 = e_vector;
+                        h363 = e_vector;
                     end
                     else begin
-                        h355 = 0;
+                        h363 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h354 = {1'h0, e_dr};
+                        h362 = {1'h0, e_dr};
                     end
                     else begin
-                        h354 = h355;
+                        h362 = h363;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h353 = {1'h0, e_cr};
+                        h361 = {1'h0, e_cr};
                     end
                     else begin
-                        h353 = h354;
-                    end
-                    h356 = 9'h0;
-                    h356 = ({1'h0, e_kind} + {4'h0, h353});
-                    rec_exitcode <= {55'h0, h356};
-                    h357 = 64'h0;
-                    h358 = 64'h0;
-                    h359 = 64'h0;
-                    if (((e_kind == 143) || (e_kind == 144))) begin
-                        h359 = e_new_value;
-                    end
-                    else begin
-                        h359 = 0;
-                    end
-                    if ((e_kind == 121)) begin
-                        h358 = e_linear_address;
-                    end
-                    else begin
-                        h358 = h359;
-                    end
-                    if ((e_kind == 117)) begin
-                        h357 = {56'h0, e_intn};
-                    end
-                    else begin
-                        h357 = h358;
-                    end
-                    rec_exitinfo1 <= h357;
-                    rec_exitinfo2 <= 0;
-                    h360 = 64'h0;
-                    h361 = 8'h0;
-                    h362 = 8'h0;
-                    if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h362 = 2;
-                    end
-                    else begin
-                        h362 = w_vmcb_a8[8-1:0];
-                    end
-                    if ((e_injected != 0)) begin
                         h361 = h362;
                     end
+                    h364 = 9'h0;
+                    h364 = ({1'h0, e_kind} + {4'h0, h361});
+                    rec_exitcode <= {55'h0, h364};
+                    h365 = 64'h0;
+                    h366 = 64'h0;
+                    h367 = 64'h0;
+                    if (((e_kind == 143) || (e_kind == 144))) begin
+                        h367 = e_new_value;
+                    end
                     else begin
-                        h361 = e_dlv_vector;
+                        h367 = 0;
                     end
-                    h363 = 32'h0;
-                    h363 = (32'h80000000 | {24'h0, h361});
-                    h364 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h364 = w_vmcb_a8[11-1:8];
+                    if ((e_kind == 121)) begin
+                        h366 = e_linear_address;
                     end
                     else begin
-                        h364 = e_dlv_type;
-                    end
-                    h365 = 32'h0;
-                    h365 = (h363 | {21'h0, h364, 8'h0});
-                    h366 = 1'h0;
-                    h367 = 1'h0;
-                    h367 = 0;
-                    if (w_vmcb_a8[11]) begin
-                        h367 = 1;
-                    end
-                    if ((e_injected != 0)) begin
                         h366 = h367;
                     end
-                    else begin
-                        h366 = e_dlv_ev;
+                    if ((e_kind == 117)) begin
+                        h365 = {56'h0, e_intn};
                     end
-                    h368 = 32'h0;
-                    h368 = (h365 | {20'h0, h366, 11'h0});
-                    h369 = 64'h0;
-                    h370 = 1'h0;
-                    h371 = 1'h0;
-                    h371 = 0;
+                    else begin
+                        h365 = h366;
+                    end
+                    rec_exitinfo1 <= h365;
+                    rec_exitinfo2 <= 0;
+                    h368 = 64'h0;
+                    h369 = 8'h0;
+                    h370 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h370 = 2;
+                    end
+                    else begin
+                        h370 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h369 = h370;
+                    end
+                    else begin
+                        h369 = e_dlv_vector;
+                    end
+                    h371 = 32'h0;
+                    h371 = (32'h80000000 | {24'h0, h369});
+                    h372 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h372 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h372 = e_dlv_type;
+                    end
+                    h373 = 32'h0;
+                    h373 = (h371 | {21'h0, h372, 8'h0});
+                    h374 = 1'h0;
+                    h375 = 1'h0;
+                    h375 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h371 = 1;
+                        h375 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h370 = h371;
+                        h374 = h375;
                     end
                     else begin
-                        h370 = e_dlv_ev;
+                        h374 = e_dlv_ev;
                     end
-                    h372 = 32'h0;
+                    h376 = 32'h0;
+                    h376 = (h373 | {20'h0, h374, 11'h0});
+                    h377 = 64'h0;
+                    h378 = 1'h0;
+                    h379 = 1'h0;
+                    h379 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h379 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h372 = w_vmcb_a8[64-1:32];
+                        h378 = h379;
                     end
                     else begin
-                        h372 = e_dlv_error_code;
+                        h378 = e_dlv_ev;
                     end
-                    if ((h370 != 0)) begin
-                        h369 = {h372, 32'h0};
+                    h380 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h380 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h369 = 0;
+                        h380 = e_dlv_error_code;
                     end
-                    h373 = 64'h0;
-                    h373 = ({32'h0, h368} | h369);
+                    if ((h378 != 0)) begin
+                        h377 = {h380, 32'h0};
+                    end
+                    else begin
+                        h377 = 0;
+                    end
+                    h381 = 64'h0;
+                    h381 = ({32'h0, h376} | h377);
                     if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h360 = h373;
+                        h368 = h381;
                     end
                     else begin
-                        h360 = 0;
+                        h368 = 0;
                     end
-                    rec_exitintinfo <= h360;
-                    h374 = 64'h0;
+                    rec_exitintinfo <= h368;
+                    h382 = 64'h0;
                     if (((((((e_kind >= 96) && (e_kind <= 100)) || ((e_kind >= 125) && (e_kind <= 127))) || (e_kind == 143)) || (e_kind == 144)) || (e_kind == 165))) begin
-                        h374 = 0;
+                        h382 = 0;
                     end
                     else begin
-                        h374 = e_next_rip;
+                        h382 = e_next_rip;
                     end
-                    rec_nrip <= h374;
+                    rec_nrip <= h382;
+                    h383 = 64'h0;
+                    h383 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h383;
                     st <= 5'b10001;
                 end
                 else if (((e_kind == 140) && w_vmcb_10[11])) begin
@@ -3146,6 +3191,9 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h438 = 64'h0;
+                    h438 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h438;
                     st <= 5'b10001;
                 end
                 else if ((((e_kind == 123) && w_vmcb_8[59]) && (b_iopm != 0))) begin
@@ -3155,69 +3203,75 @@ always @(posedge clk) begin: fsm
                     v_wide[1-1:0] = e_io_in;
                     v_wide[3-1:2] = e_io_str;
                     v_wide[4-1:3] = e_io_rep;
-                    h429 = 1'h0;
-                    h429 = 0;
+                    h439 = 1'h0;
+                    h439 = 0;
                     if ((e_size == 1)) begin
-                        h429 = 1;
+                        h439 = 1;
                     end
-                    v_wide[5-1:4] = h429;
-                    h430 = 1'h0;
-                    h430 = 0;
+                    v_wide[5-1:4] = h439;
+                    h440 = 1'h0;
+                    h440 = 0;
                     if ((e_size == 2)) begin
-                        h430 = 1;
+                        h440 = 1;
                     end
-                    v_wide[6-1:5] = h430;
-                    h431 = 1'h0;
-                    h431 = 0;
+                    v_wide[6-1:5] = h440;
+                    h441 = 1'h0;
+                    h441 = 0;
                     if ((e_size == 4)) begin
-                        h431 = 1;
+                        h441 = 1;
                     end
-                    v_wide[7-1:6] = h431;
-                    h432 = 1'h0;
-                    h432 = 0;
+                    v_wide[7-1:6] = h441;
+                    h442 = 1'h0;
+                    h442 = 0;
                     if ((e_addr_size == 0)) begin
-                        h432 = 1;
+                        h442 = 1;
                     end
-                    v_wide[8-1:7] = h432;
-                    h433 = 1'h0;
-                    h433 = 0;
+                    v_wide[8-1:7] = h442;
+                    h443 = 1'h0;
+                    h443 = 0;
                     if ((e_addr_size == 1)) begin
-                        h433 = 1;
+                        h443 = 1;
                     end
-                    v_wide[9-1:8] = h433;
-                    h434 = 1'h0;
-                    h434 = 0;
+                    v_wide[9-1:8] = h443;
+                    h444 = 1'h0;
+                    h444 = 0;
                     if ((e_addr_size == 2)) begin
-                        h434 = 1;
+                        h444 = 1;
                     end
-                    v_wide[10-1:9] = h434;
-                    h435 = 3'h0;
+                    v_wide[10-1:9] = h444;
+                    h445 = 3'h0;
                     if ((e_io_str != 0)) begin
-                        h435 = e_seg;
+                        h445 = e_seg;
                     end
                     else begin
-                        h435 = 0;
+                        h445 = 0;
                     end
-                    v_wide[13-1:10] = h435;
+                    v_wide[13-1:10] = h445;
                     v_wide[32-1:16] = e_port;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= e_next_rip;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h446 = 64'h0;
+                    h446 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h446;
                     st <= 5'b10001;
                 end
                 else if (((((e_kind == 124) || (e_kind == 252)) && w_vmcb_8[60]) && ((!(((e_msr <= 8191) || ((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) || ((e_msr >= 32'hc0010000) && (e_msr <= 32'hc0011fff)))) || (b_msrpm != 0)))) begin
                     status <= 12;
                     rec_exitcode <= 124;
-                    h436 = 1'h0;
-                    h436 = 0;
+                    h447 = 1'h0;
+                    h447 = 0;
                     if ((e_kind == 252)) begin
-                        h436 = 1;
+                        h447 = 1;
                     end
-                    rec_exitinfo1 <= {63'h0, h436};
+                    rec_exitinfo1 <= {63'h0, h447};
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
+                    h448 = 64'h0;
+                    h448 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h448;
                     st <= 5'b10001;
                 end
                 else begin
@@ -3227,7 +3281,8 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
                     rec_nrip <= 0;
-                    st <= 5'b10110;
+                    rec_eventinj <= 0;
+                    st <= 5'b10111;
                 end
             end
             5'b10001: begin
@@ -3342,12 +3397,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 200);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 168);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= rec_nrip;
+                        m_wdata <= rec_eventinj;
                         pend <= 1'b1;
                     end
                     else begin
@@ -3365,6 +3420,33 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            5'b10110: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 200);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= rec_nrip;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10111;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10111;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_exitcode <= rec_exitcode;
@@ -3372,6 +3454,7 @@ always @(posedge clk) begin: fsm
                 o_r_exitinfo2 <= rec_exitinfo2;
                 o_r_exitintinfo <= rec_exitintinfo;
                 o_r_nrip <= rec_nrip;
+                o_r_eventinj <= rec_eventinj;
                 done <= 1'b1;
                 st <= 5'b00000;
             end
@@ -3380,4 +3463,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion 290598d26d70f394bf035712 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 9a571cc29a39010d0a394b480ac8413a479d4efbaa20b1541cf46fe32e1f240c
+// virtspec conversion 4de9df4ce331afa988ce3f74 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 bfcf230006afec88d81c7f0c363902a81ecb7365d6d5969e9e03e5a7fcf3f7c4

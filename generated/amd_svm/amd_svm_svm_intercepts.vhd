@@ -57,7 +57,8 @@ entity amd_svm_svm_intercepts is
         o_r_exitinfo1: out unsigned(63 downto 0);
         o_r_exitinfo2: out unsigned(63 downto 0);
         o_r_exitintinfo: out unsigned(63 downto 0);
-        o_r_nrip: out unsigned(63 downto 0)
+        o_r_nrip: out unsigned(63 downto 0);
+        o_r_eventinj: out unsigned(63 downto 0)
     );
 end entity amd_svm_svm_intercepts;
 
@@ -86,6 +87,7 @@ type t_enum_S_1 is (
 	ST2,
 	ST3,
 	ST4,
+	ST5,
 	FINISH
 	);
 
@@ -98,6 +100,7 @@ signal bm_off: unsigned(5 downto 0);
 signal bm_span: unsigned(6 downto 0);
 signal bm_two: std_logic;
 signal pend: std_logic;
+signal rec_eventinj: unsigned(63 downto 0);
 signal rec_exitcode: unsigned(63 downto 0);
 signal rec_exitinfo1: unsigned(63 downto 0);
 signal rec_exitinfo2: unsigned(63 downto 0);
@@ -132,301 +135,292 @@ fsm: process (clk) is
     variable h4: unsigned(16 downto 0);
     variable h5: unsigned(0 downto 0);
     variable h6: unsigned(17 downto 0);
-    variable h12: unsigned(0 downto 0);
     variable h13: unsigned(0 downto 0);
-    variable h14: unsigned(31 downto 0);
-    variable h15: unsigned(4 downto 0);
+    variable h14: unsigned(0 downto 0);
+    variable h15: unsigned(31 downto 0);
     variable h16: unsigned(4 downto 0);
     variable h17: unsigned(4 downto 0);
     variable h18: unsigned(4 downto 0);
-    variable h19: unsigned(8 downto 0);
-    variable h20: unsigned(4 downto 0);
-    variable h21: unsigned(0 downto 0);
+    variable h19: unsigned(4 downto 0);
+    variable h20: unsigned(8 downto 0);
+    variable h21: unsigned(4 downto 0);
     variable h22: unsigned(0 downto 0);
-    variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(4 downto 0);
+    variable h23: unsigned(0 downto 0);
+    variable h24: unsigned(31 downto 0);
     variable h25: unsigned(4 downto 0);
     variable h26: unsigned(4 downto 0);
     variable h27: unsigned(4 downto 0);
-    variable h28: unsigned(8 downto 0);
-    variable h29: unsigned(4 downto 0);
-    variable h30: unsigned(0 downto 0);
+    variable h28: unsigned(4 downto 0);
+    variable h29: unsigned(8 downto 0);
+    variable h30: unsigned(4 downto 0);
     variable h31: unsigned(0 downto 0);
-    variable h32: unsigned(31 downto 0);
-    variable h33: unsigned(4 downto 0);
+    variable h32: unsigned(0 downto 0);
+    variable h33: unsigned(31 downto 0);
     variable h34: unsigned(4 downto 0);
     variable h35: unsigned(4 downto 0);
     variable h36: unsigned(4 downto 0);
-    variable h37: unsigned(8 downto 0);
-    variable h38: unsigned(4 downto 0);
-    variable h39: unsigned(0 downto 0);
+    variable h37: unsigned(4 downto 0);
+    variable h38: unsigned(8 downto 0);
+    variable h39: unsigned(4 downto 0);
     variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(4 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(31 downto 0);
     variable h43: unsigned(4 downto 0);
     variable h44: unsigned(4 downto 0);
     variable h45: unsigned(4 downto 0);
-    variable h46: unsigned(8 downto 0);
-    variable h47: unsigned(4 downto 0);
-    variable h48: unsigned(0 downto 0);
+    variable h46: unsigned(4 downto 0);
+    variable h47: unsigned(8 downto 0);
+    variable h48: unsigned(4 downto 0);
     variable h49: unsigned(0 downto 0);
-    variable h50: unsigned(31 downto 0);
-    variable h51: unsigned(4 downto 0);
+    variable h50: unsigned(0 downto 0);
+    variable h51: unsigned(31 downto 0);
     variable h52: unsigned(4 downto 0);
     variable h53: unsigned(4 downto 0);
     variable h54: unsigned(4 downto 0);
-    variable h55: unsigned(8 downto 0);
-    variable h56: unsigned(4 downto 0);
-    variable h57: unsigned(0 downto 0);
+    variable h55: unsigned(4 downto 0);
+    variable h56: unsigned(8 downto 0);
+    variable h57: unsigned(4 downto 0);
     variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(31 downto 0);
-    variable h60: unsigned(4 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(31 downto 0);
     variable h61: unsigned(4 downto 0);
     variable h62: unsigned(4 downto 0);
     variable h63: unsigned(4 downto 0);
-    variable h64: unsigned(8 downto 0);
-    variable h65: unsigned(4 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(63 downto 0);
-    variable h70: unsigned(63 downto 0);
-    variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(0 downto 0);
-    variable h77: unsigned(31 downto 0);
-    variable h78: unsigned(4 downto 0);
-    variable h79: unsigned(4 downto 0);
-    variable h80: unsigned(4 downto 0);
+    variable h64: unsigned(4 downto 0);
+    variable h65: unsigned(8 downto 0);
+    variable h66: unsigned(4 downto 0);
+    variable h69: unsigned(0 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(63 downto 0);
+    variable h72: unsigned(63 downto 0);
+    variable h78: unsigned(0 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(31 downto 0);
     variable h81: unsigned(4 downto 0);
-    variable h82: unsigned(8 downto 0);
+    variable h82: unsigned(4 downto 0);
     variable h83: unsigned(4 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(31 downto 0);
-    variable h87: unsigned(4 downto 0);
-    variable h88: unsigned(4 downto 0);
-    variable h89: unsigned(4 downto 0);
+    variable h84: unsigned(4 downto 0);
+    variable h85: unsigned(8 downto 0);
+    variable h86: unsigned(4 downto 0);
+    variable h87: unsigned(0 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(31 downto 0);
     variable h90: unsigned(4 downto 0);
-    variable h91: unsigned(8 downto 0);
+    variable h91: unsigned(4 downto 0);
     variable h92: unsigned(4 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(31 downto 0);
-    variable h96: unsigned(4 downto 0);
-    variable h97: unsigned(4 downto 0);
-    variable h98: unsigned(4 downto 0);
+    variable h93: unsigned(4 downto 0);
+    variable h94: unsigned(8 downto 0);
+    variable h95: unsigned(4 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h97: unsigned(0 downto 0);
+    variable h98: unsigned(31 downto 0);
     variable h99: unsigned(4 downto 0);
-    variable h100: unsigned(8 downto 0);
+    variable h100: unsigned(4 downto 0);
     variable h101: unsigned(4 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(4 downto 0);
-    variable h106: unsigned(4 downto 0);
-    variable h107: unsigned(4 downto 0);
+    variable h102: unsigned(4 downto 0);
+    variable h103: unsigned(8 downto 0);
+    variable h104: unsigned(4 downto 0);
+    variable h105: unsigned(0 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(31 downto 0);
     variable h108: unsigned(4 downto 0);
-    variable h109: unsigned(8 downto 0);
+    variable h109: unsigned(4 downto 0);
     variable h110: unsigned(4 downto 0);
-    variable h111: unsigned(0 downto 0);
-    variable h112: unsigned(0 downto 0);
-    variable h113: unsigned(31 downto 0);
-    variable h114: unsigned(4 downto 0);
-    variable h115: unsigned(4 downto 0);
-    variable h116: unsigned(4 downto 0);
+    variable h111: unsigned(4 downto 0);
+    variable h112: unsigned(8 downto 0);
+    variable h113: unsigned(4 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(31 downto 0);
     variable h117: unsigned(4 downto 0);
-    variable h118: unsigned(8 downto 0);
+    variable h118: unsigned(4 downto 0);
     variable h119: unsigned(4 downto 0);
-    variable h120: unsigned(0 downto 0);
-    variable h121: unsigned(0 downto 0);
-    variable h122: unsigned(31 downto 0);
-    variable h123: unsigned(4 downto 0);
-    variable h124: unsigned(4 downto 0);
-    variable h125: unsigned(4 downto 0);
+    variable h120: unsigned(4 downto 0);
+    variable h121: unsigned(8 downto 0);
+    variable h122: unsigned(4 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(0 downto 0);
+    variable h125: unsigned(31 downto 0);
     variable h126: unsigned(4 downto 0);
-    variable h127: unsigned(8 downto 0);
+    variable h127: unsigned(4 downto 0);
     variable h128: unsigned(4 downto 0);
-    variable h150: unsigned(0 downto 0);
-    variable h151: unsigned(0 downto 0);
-    variable h152: unsigned(31 downto 0);
-    variable h153: unsigned(4 downto 0);
-    variable h154: unsigned(4 downto 0);
-    variable h155: unsigned(4 downto 0);
-    variable h156: unsigned(4 downto 0);
-    variable h157: unsigned(8 downto 0);
+    variable h129: unsigned(4 downto 0);
+    variable h130: unsigned(8 downto 0);
+    variable h131: unsigned(4 downto 0);
+    variable h154: unsigned(0 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(31 downto 0);
+    variable h157: unsigned(4 downto 0);
     variable h158: unsigned(4 downto 0);
-    variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(0 downto 0);
-    variable h161: unsigned(31 downto 0);
+    variable h159: unsigned(4 downto 0);
+    variable h160: unsigned(4 downto 0);
+    variable h161: unsigned(8 downto 0);
     variable h162: unsigned(4 downto 0);
-    variable h163: unsigned(4 downto 0);
-    variable h164: unsigned(4 downto 0);
-    variable h165: unsigned(4 downto 0);
-    variable h166: unsigned(8 downto 0);
+    variable h163: unsigned(0 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(31 downto 0);
+    variable h166: unsigned(4 downto 0);
     variable h167: unsigned(4 downto 0);
-    variable h168: unsigned(0 downto 0);
-    variable h169: unsigned(0 downto 0);
-    variable h170: unsigned(31 downto 0);
+    variable h168: unsigned(4 downto 0);
+    variable h169: unsigned(4 downto 0);
+    variable h170: unsigned(8 downto 0);
     variable h171: unsigned(4 downto 0);
-    variable h172: unsigned(4 downto 0);
-    variable h173: unsigned(4 downto 0);
-    variable h174: unsigned(4 downto 0);
-    variable h175: unsigned(8 downto 0);
+    variable h172: unsigned(0 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(31 downto 0);
+    variable h175: unsigned(4 downto 0);
     variable h176: unsigned(4 downto 0);
-    variable h177: unsigned(0 downto 0);
-    variable h178: unsigned(0 downto 0);
-    variable h179: unsigned(31 downto 0);
+    variable h177: unsigned(4 downto 0);
+    variable h178: unsigned(4 downto 0);
+    variable h179: unsigned(8 downto 0);
     variable h180: unsigned(4 downto 0);
-    variable h181: unsigned(4 downto 0);
-    variable h182: unsigned(4 downto 0);
-    variable h183: unsigned(4 downto 0);
-    variable h184: unsigned(8 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(31 downto 0);
+    variable h184: unsigned(4 downto 0);
     variable h185: unsigned(4 downto 0);
-    variable h186: unsigned(0 downto 0);
-    variable h187: unsigned(0 downto 0);
-    variable h188: unsigned(31 downto 0);
+    variable h186: unsigned(4 downto 0);
+    variable h187: unsigned(4 downto 0);
+    variable h188: unsigned(8 downto 0);
     variable h189: unsigned(4 downto 0);
-    variable h190: unsigned(4 downto 0);
-    variable h191: unsigned(4 downto 0);
-    variable h192: unsigned(4 downto 0);
-    variable h193: unsigned(8 downto 0);
+    variable h190: unsigned(0 downto 0);
+    variable h191: unsigned(0 downto 0);
+    variable h192: unsigned(31 downto 0);
+    variable h193: unsigned(4 downto 0);
     variable h194: unsigned(4 downto 0);
-    variable h195: unsigned(0 downto 0);
-    variable h196: unsigned(0 downto 0);
-    variable h197: unsigned(31 downto 0);
+    variable h195: unsigned(4 downto 0);
+    variable h196: unsigned(4 downto 0);
+    variable h197: unsigned(8 downto 0);
     variable h198: unsigned(4 downto 0);
-    variable h199: unsigned(4 downto 0);
-    variable h200: unsigned(4 downto 0);
-    variable h201: unsigned(4 downto 0);
-    variable h202: unsigned(8 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(31 downto 0);
+    variable h202: unsigned(4 downto 0);
     variable h203: unsigned(4 downto 0);
-    variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(0 downto 0);
-    variable h220: unsigned(31 downto 0);
-    variable h221: unsigned(4 downto 0);
-    variable h222: unsigned(4 downto 0);
-    variable h223: unsigned(4 downto 0);
-    variable h224: unsigned(4 downto 0);
-    variable h225: unsigned(8 downto 0);
+    variable h204: unsigned(4 downto 0);
+    variable h205: unsigned(4 downto 0);
+    variable h206: unsigned(8 downto 0);
+    variable h207: unsigned(4 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(0 downto 0);
+    variable h225: unsigned(31 downto 0);
     variable h226: unsigned(4 downto 0);
-    variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(31 downto 0);
-    variable h230: unsigned(4 downto 0);
+    variable h227: unsigned(4 downto 0);
+    variable h228: unsigned(4 downto 0);
+    variable h229: unsigned(4 downto 0);
+    variable h230: unsigned(8 downto 0);
     variable h231: unsigned(4 downto 0);
-    variable h232: unsigned(4 downto 0);
-    variable h233: unsigned(4 downto 0);
-    variable h234: unsigned(8 downto 0);
+    variable h232: unsigned(0 downto 0);
+    variable h233: unsigned(0 downto 0);
+    variable h234: unsigned(31 downto 0);
     variable h235: unsigned(4 downto 0);
-    variable h236: unsigned(0 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(31 downto 0);
-    variable h239: unsigned(4 downto 0);
+    variable h236: unsigned(4 downto 0);
+    variable h237: unsigned(4 downto 0);
+    variable h238: unsigned(4 downto 0);
+    variable h239: unsigned(8 downto 0);
     variable h240: unsigned(4 downto 0);
-    variable h241: unsigned(4 downto 0);
-    variable h242: unsigned(4 downto 0);
-    variable h243: unsigned(8 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(0 downto 0);
+    variable h243: unsigned(31 downto 0);
     variable h244: unsigned(4 downto 0);
-    variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(31 downto 0);
-    variable h248: unsigned(4 downto 0);
+    variable h245: unsigned(4 downto 0);
+    variable h246: unsigned(4 downto 0);
+    variable h247: unsigned(4 downto 0);
+    variable h248: unsigned(8 downto 0);
     variable h249: unsigned(4 downto 0);
-    variable h250: unsigned(4 downto 0);
-    variable h251: unsigned(4 downto 0);
-    variable h252: unsigned(8 downto 0);
+    variable h250: unsigned(0 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(31 downto 0);
     variable h253: unsigned(4 downto 0);
-    variable h254: unsigned(0 downto 0);
-    variable h255: unsigned(0 downto 0);
-    variable h256: unsigned(31 downto 0);
-    variable h257: unsigned(4 downto 0);
+    variable h254: unsigned(4 downto 0);
+    variable h255: unsigned(4 downto 0);
+    variable h256: unsigned(4 downto 0);
+    variable h257: unsigned(8 downto 0);
     variable h258: unsigned(4 downto 0);
-    variable h259: unsigned(4 downto 0);
-    variable h260: unsigned(4 downto 0);
-    variable h261: unsigned(8 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h260: unsigned(0 downto 0);
+    variable h261: unsigned(31 downto 0);
     variable h262: unsigned(4 downto 0);
-    variable h263: unsigned(0 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(31 downto 0);
-    variable h266: unsigned(4 downto 0);
+    variable h263: unsigned(4 downto 0);
+    variable h264: unsigned(4 downto 0);
+    variable h265: unsigned(4 downto 0);
+    variable h266: unsigned(8 downto 0);
     variable h267: unsigned(4 downto 0);
-    variable h268: unsigned(4 downto 0);
-    variable h269: unsigned(4 downto 0);
-    variable h270: unsigned(8 downto 0);
+    variable h268: unsigned(0 downto 0);
+    variable h269: unsigned(0 downto 0);
+    variable h270: unsigned(31 downto 0);
     variable h271: unsigned(4 downto 0);
-    variable h272: unsigned(2 downto 0);
-    variable h273: unsigned(7 downto 0);
-    variable h274: unsigned(7 downto 0);
-    variable h275: unsigned(7 downto 0);
-    variable h276: unsigned(7 downto 0);
-    variable h277: unsigned(7 downto 0);
+    variable h272: unsigned(4 downto 0);
+    variable h273: unsigned(4 downto 0);
+    variable h274: unsigned(4 downto 0);
+    variable h275: unsigned(8 downto 0);
+    variable h276: unsigned(4 downto 0);
+    variable h277: unsigned(2 downto 0);
     variable h278: unsigned(7 downto 0);
     variable h279: unsigned(7 downto 0);
     variable h280: unsigned(7 downto 0);
-    variable h295: unsigned(0 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(31 downto 0);
-    variable h298: unsigned(4 downto 0);
-    variable h299: unsigned(4 downto 0);
-    variable h300: unsigned(4 downto 0);
-    variable h301: unsigned(4 downto 0);
-    variable h302: unsigned(8 downto 0);
-    variable h303: unsigned(4 downto 0);
-    variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(0 downto 0);
-    variable h306: unsigned(31 downto 0);
+    variable h281: unsigned(7 downto 0);
+    variable h282: unsigned(7 downto 0);
+    variable h283: unsigned(7 downto 0);
+    variable h284: unsigned(7 downto 0);
+    variable h285: unsigned(7 downto 0);
+    variable h301: unsigned(0 downto 0);
+    variable h302: unsigned(0 downto 0);
+    variable h303: unsigned(31 downto 0);
+    variable h304: unsigned(4 downto 0);
+    variable h305: unsigned(4 downto 0);
+    variable h306: unsigned(4 downto 0);
     variable h307: unsigned(4 downto 0);
-    variable h308: unsigned(4 downto 0);
+    variable h308: unsigned(8 downto 0);
     variable h309: unsigned(4 downto 0);
-    variable h310: unsigned(4 downto 0);
-    variable h311: unsigned(8 downto 0);
-    variable h312: unsigned(4 downto 0);
-    variable h313: unsigned(0 downto 0);
-    variable h314: unsigned(0 downto 0);
-    variable h315: unsigned(31 downto 0);
+    variable h310: unsigned(0 downto 0);
+    variable h311: unsigned(0 downto 0);
+    variable h312: unsigned(31 downto 0);
+    variable h313: unsigned(4 downto 0);
+    variable h314: unsigned(4 downto 0);
+    variable h315: unsigned(4 downto 0);
     variable h316: unsigned(4 downto 0);
-    variable h317: unsigned(4 downto 0);
+    variable h317: unsigned(8 downto 0);
     variable h318: unsigned(4 downto 0);
-    variable h319: unsigned(4 downto 0);
-    variable h320: unsigned(8 downto 0);
-    variable h321: unsigned(4 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(31 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(31 downto 0);
+    variable h322: unsigned(4 downto 0);
+    variable h323: unsigned(4 downto 0);
+    variable h324: unsigned(4 downto 0);
     variable h325: unsigned(4 downto 0);
-    variable h326: unsigned(4 downto 0);
+    variable h326: unsigned(8 downto 0);
     variable h327: unsigned(4 downto 0);
-    variable h328: unsigned(4 downto 0);
-    variable h329: unsigned(8 downto 0);
-    variable h330: unsigned(4 downto 0);
-    variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(0 downto 0);
-    variable h333: unsigned(31 downto 0);
+    variable h328: unsigned(0 downto 0);
+    variable h329: unsigned(0 downto 0);
+    variable h330: unsigned(31 downto 0);
+    variable h331: unsigned(4 downto 0);
+    variable h332: unsigned(4 downto 0);
+    variable h333: unsigned(4 downto 0);
     variable h334: unsigned(4 downto 0);
-    variable h335: unsigned(4 downto 0);
+    variable h335: unsigned(8 downto 0);
     variable h336: unsigned(4 downto 0);
-    variable h337: unsigned(4 downto 0);
-    variable h338: unsigned(8 downto 0);
-    variable h339: unsigned(4 downto 0);
-    variable h340: unsigned(0 downto 0);
-    variable h341: unsigned(0 downto 0);
-    variable h342: unsigned(31 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(31 downto 0);
+    variable h340: unsigned(4 downto 0);
+    variable h341: unsigned(4 downto 0);
+    variable h342: unsigned(4 downto 0);
     variable h343: unsigned(4 downto 0);
-    variable h344: unsigned(4 downto 0);
+    variable h344: unsigned(8 downto 0);
     variable h345: unsigned(4 downto 0);
-    variable h346: unsigned(4 downto 0);
-    variable h347: unsigned(8 downto 0);
-    variable h348: unsigned(4 downto 0);
-    variable h349: unsigned(2 downto 0);
-    variable h350: unsigned(7 downto 0);
-    variable h351: unsigned(7 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(31 downto 0);
-    variable h378: unsigned(4 downto 0);
-    variable h379: unsigned(4 downto 0);
-    variable h380: unsigned(4 downto 0);
-    variable h381: unsigned(4 downto 0);
-    variable h382: unsigned(8 downto 0);
-    variable h383: unsigned(4 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(0 downto 0);
+    variable h348: unsigned(31 downto 0);
+    variable h349: unsigned(4 downto 0);
+    variable h350: unsigned(4 downto 0);
+    variable h351: unsigned(4 downto 0);
+    variable h352: unsigned(4 downto 0);
+    variable h353: unsigned(8 downto 0);
+    variable h354: unsigned(4 downto 0);
+    variable h355: unsigned(2 downto 0);
+    variable h356: unsigned(7 downto 0);
+    variable h357: unsigned(7 downto 0);
     variable h384: unsigned(0 downto 0);
     variable h385: unsigned(0 downto 0);
     variable h386: unsigned(31 downto 0);
@@ -472,96 +466,117 @@ fsm: process (clk) is
     variable h426: unsigned(4 downto 0);
     variable h427: unsigned(8 downto 0);
     variable h428: unsigned(4 downto 0);
+    variable h429: unsigned(0 downto 0);
+    variable h430: unsigned(0 downto 0);
+    variable h431: unsigned(31 downto 0);
+    variable h432: unsigned(4 downto 0);
+    variable h433: unsigned(4 downto 0);
+    variable h434: unsigned(4 downto 0);
+    variable h435: unsigned(4 downto 0);
+    variable h436: unsigned(8 downto 0);
+    variable h437: unsigned(4 downto 0);
     variable h7: unsigned(4 downto 0);
     variable h8: unsigned(4 downto 0);
     variable h9: unsigned(4 downto 0);
     variable h10: unsigned(8 downto 0);
     variable h11: unsigned(3 downto 0);
-    variable h66: unsigned(3 downto 0);
-    variable h71: unsigned(4 downto 0);
-    variable h72: unsigned(4 downto 0);
+    variable h12: unsigned(63 downto 0);
+    variable h67: unsigned(3 downto 0);
+    variable h68: unsigned(63 downto 0);
     variable h73: unsigned(4 downto 0);
-    variable h74: unsigned(8 downto 0);
-    variable h129: unsigned(4 downto 0);
-    variable h130: unsigned(4 downto 0);
-    variable h131: unsigned(4 downto 0);
-    variable h132: unsigned(8 downto 0);
-    variable h133: unsigned(31 downto 0);
-    variable h134: unsigned(63 downto 0);
-    variable h135: unsigned(63 downto 0);
-    variable h136: unsigned(7 downto 0);
-    variable h137: unsigned(7 downto 0);
-    variable h138: unsigned(31 downto 0);
-    variable h139: unsigned(2 downto 0);
-    variable h140: unsigned(31 downto 0);
-    variable h141: unsigned(0 downto 0);
-    variable h142: unsigned(0 downto 0);
+    variable h74: unsigned(4 downto 0);
+    variable h75: unsigned(4 downto 0);
+    variable h76: unsigned(8 downto 0);
+    variable h77: unsigned(63 downto 0);
+    variable h132: unsigned(4 downto 0);
+    variable h133: unsigned(4 downto 0);
+    variable h134: unsigned(4 downto 0);
+    variable h135: unsigned(8 downto 0);
+    variable h136: unsigned(31 downto 0);
+    variable h137: unsigned(63 downto 0);
+    variable h138: unsigned(63 downto 0);
+    variable h139: unsigned(7 downto 0);
+    variable h140: unsigned(7 downto 0);
+    variable h141: unsigned(31 downto 0);
+    variable h142: unsigned(2 downto 0);
     variable h143: unsigned(31 downto 0);
-    variable h144: unsigned(63 downto 0);
+    variable h144: unsigned(0 downto 0);
     variable h145: unsigned(0 downto 0);
-    variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(31 downto 0);
-    variable h148: unsigned(63 downto 0);
-    variable h149: unsigned(63 downto 0);
-    variable h204: unsigned(63 downto 0);
-    variable h205: unsigned(7 downto 0);
-    variable h206: unsigned(7 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h208: unsigned(2 downto 0);
-    variable h209: unsigned(31 downto 0);
-    variable h210: unsigned(0 downto 0);
-    variable h211: unsigned(0 downto 0);
-    variable h212: unsigned(31 downto 0);
-    variable h213: unsigned(63 downto 0);
+    variable h146: unsigned(31 downto 0);
+    variable h147: unsigned(63 downto 0);
+    variable h148: unsigned(0 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(31 downto 0);
+    variable h151: unsigned(63 downto 0);
+    variable h152: unsigned(63 downto 0);
+    variable h153: unsigned(63 downto 0);
+    variable h208: unsigned(63 downto 0);
+    variable h209: unsigned(7 downto 0);
+    variable h210: unsigned(7 downto 0);
+    variable h211: unsigned(31 downto 0);
+    variable h212: unsigned(2 downto 0);
+    variable h213: unsigned(31 downto 0);
     variable h214: unsigned(0 downto 0);
     variable h215: unsigned(0 downto 0);
     variable h216: unsigned(31 downto 0);
     variable h217: unsigned(63 downto 0);
-    variable h281: unsigned(63 downto 0);
-    variable h282: unsigned(7 downto 0);
-    variable h283: unsigned(7 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(2 downto 0);
-    variable h286: unsigned(31 downto 0);
-    variable h287: unsigned(0 downto 0);
-    variable h288: unsigned(0 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(31 downto 0);
+    variable h221: unsigned(63 downto 0);
+    variable h222: unsigned(63 downto 0);
+    variable h286: unsigned(63 downto 0);
+    variable h287: unsigned(7 downto 0);
+    variable h288: unsigned(7 downto 0);
     variable h289: unsigned(31 downto 0);
-    variable h290: unsigned(63 downto 0);
-    variable h291: unsigned(0 downto 0);
+    variable h290: unsigned(2 downto 0);
+    variable h291: unsigned(31 downto 0);
     variable h292: unsigned(0 downto 0);
-    variable h293: unsigned(31 downto 0);
-    variable h294: unsigned(63 downto 0);
-    variable h352: unsigned(7 downto 0);
-    variable h353: unsigned(4 downto 0);
-    variable h354: unsigned(4 downto 0);
-    variable h355: unsigned(4 downto 0);
-    variable h356: unsigned(8 downto 0);
-    variable h357: unsigned(63 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(31 downto 0);
+    variable h295: unsigned(63 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(0 downto 0);
+    variable h298: unsigned(31 downto 0);
+    variable h299: unsigned(63 downto 0);
+    variable h300: unsigned(63 downto 0);
     variable h358: unsigned(63 downto 0);
-    variable h359: unsigned(63 downto 0);
+    variable h359: unsigned(7 downto 0);
     variable h360: unsigned(63 downto 0);
-    variable h361: unsigned(7 downto 0);
-    variable h362: unsigned(7 downto 0);
-    variable h363: unsigned(31 downto 0);
-    variable h364: unsigned(2 downto 0);
-    variable h365: unsigned(31 downto 0);
-    variable h366: unsigned(0 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h369: unsigned(63 downto 0);
-    variable h370: unsigned(0 downto 0);
-    variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(31 downto 0);
-    variable h373: unsigned(63 downto 0);
-    variable h374: unsigned(63 downto 0);
-    variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(0 downto 0);
-    variable h431: unsigned(0 downto 0);
-    variable h432: unsigned(0 downto 0);
-    variable h433: unsigned(0 downto 0);
-    variable h434: unsigned(0 downto 0);
-    variable h435: unsigned(2 downto 0);
-    variable h436: unsigned(0 downto 0);
+    variable h361: unsigned(4 downto 0);
+    variable h362: unsigned(4 downto 0);
+    variable h363: unsigned(4 downto 0);
+    variable h364: unsigned(8 downto 0);
+    variable h365: unsigned(63 downto 0);
+    variable h366: unsigned(63 downto 0);
+    variable h367: unsigned(63 downto 0);
+    variable h368: unsigned(63 downto 0);
+    variable h369: unsigned(7 downto 0);
+    variable h370: unsigned(7 downto 0);
+    variable h371: unsigned(31 downto 0);
+    variable h372: unsigned(2 downto 0);
+    variable h373: unsigned(31 downto 0);
+    variable h374: unsigned(0 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(31 downto 0);
+    variable h377: unsigned(63 downto 0);
+    variable h378: unsigned(0 downto 0);
+    variable h379: unsigned(0 downto 0);
+    variable h380: unsigned(31 downto 0);
+    variable h381: unsigned(63 downto 0);
+    variable h382: unsigned(63 downto 0);
+    variable h383: unsigned(63 downto 0);
+    variable h438: unsigned(63 downto 0);
+    variable h439: unsigned(0 downto 0);
+    variable h440: unsigned(0 downto 0);
+    variable h441: unsigned(0 downto 0);
+    variable h442: unsigned(0 downto 0);
+    variable h443: unsigned(0 downto 0);
+    variable h444: unsigned(0 downto 0);
+    variable h445: unsigned(2 downto 0);
+    variable h446: unsigned(63 downto 0);
+    variable h447: unsigned(0 downto 0);
+    variable h448: unsigned(63 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -574,6 +589,7 @@ begin
             bm_span <= to_unsigned(0, 7);
             bm_two <= '0';
             done <= '0';
+            o_r_eventinj <= to_unsigned(0, 64);
             o_r_exitcode <= to_unsigned(0, 64);
             o_r_exitinfo1 <= to_unsigned(0, 64);
             o_r_exitinfo2 <= to_unsigned(0, 64);
@@ -581,6 +597,7 @@ begin
             o_r_nrip <= to_unsigned(0, 64);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
+            rec_eventinj <= to_unsigned(0, 64);
             rec_exitcode <= to_unsigned(0, 64);
             rec_exitinfo1 <= to_unsigned(0, 64);
             rec_exitinfo2 <= to_unsigned(0, 64);
@@ -957,1239 +974,1207 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h12 := to_unsigned(0, 1);
                     h13 := to_unsigned(0, 1);
-                    h14 := unsigned'("00000000000000000000000000000000");
-                    h14 := w_vmcb_0(32-1 downto 0);
-                    h15 := to_unsigned(0, 5);
+                    h14 := to_unsigned(0, 1);
+                    h15 := unsigned'("00000000000000000000000000000000");
+                    h15 := w_vmcb_0(32-1 downto 0);
                     h16 := to_unsigned(0, 5);
                     h17 := to_unsigned(0, 5);
                     h18 := to_unsigned(0, 5);
+                    h19 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h18 := e_vector;
+                        h19 := e_vector;
                     else
-                        h18 := to_unsigned(0, 5);
+                        h19 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h17 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h18 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h18 := h19;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h17 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h17 := h18;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h16 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h16 := h17;
+                    h20 := to_unsigned(0, 9);
+                    h20 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h17));
+                    h21 := to_unsigned(0, 5);
+                    h21 := (h20(5-1 downto 0) and to_unsigned(31, 5));
+                    h16 := h21;
+                    h14 := to_unsigned(0, 1);
+                    if ((shift_right(h15, to_integer(h16)) and to_unsigned(1, 32)) = 1) then
+                        h14 := to_unsigned(1, 1);
                     end if;
-                    h19 := to_unsigned(0, 9);
-                    h19 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h16));
-                    h20 := to_unsigned(0, 5);
-                    h20 := (h19(5-1 downto 0) and to_unsigned(31, 5));
-                    h15 := h20;
-                    h13 := to_unsigned(0, 1);
-                    if ((shift_right(h14, to_integer(h15)) and to_unsigned(1, 32)) = 1) then
-                        h13 := to_unsigned(1, 1);
-                    end if;
-                    h21 := to_unsigned(0, 1);
                     h22 := to_unsigned(0, 1);
-                    h23 := unsigned'("00000000000000000000000000000000");
-                    h23 := w_vmcb_0(64-1 downto 32);
-                    h24 := to_unsigned(0, 5);
+                    h23 := to_unsigned(0, 1);
+                    h24 := unsigned'("00000000000000000000000000000000");
+                    h24 := w_vmcb_0(64-1 downto 32);
                     h25 := to_unsigned(0, 5);
                     h26 := to_unsigned(0, 5);
                     h27 := to_unsigned(0, 5);
+                    h28 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h27 := e_vector;
+                        h28 := e_vector;
                     else
-                        h27 := to_unsigned(0, 5);
+                        h28 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h26 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h27 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h27 := h28;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h26 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h26 := h27;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h25 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h25 := h26;
+                    h29 := to_unsigned(0, 9);
+                    h29 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h26));
+                    h30 := to_unsigned(0, 5);
+                    h30 := (h29(5-1 downto 0) and to_unsigned(31, 5));
+                    h25 := h30;
+                    h23 := to_unsigned(0, 1);
+                    if ((shift_right(h24, to_integer(h25)) and to_unsigned(1, 32)) = 1) then
+                        h23 := to_unsigned(1, 1);
                     end if;
-                    h28 := to_unsigned(0, 9);
-                    h28 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h25));
-                    h29 := to_unsigned(0, 5);
-                    h29 := (h28(5-1 downto 0) and to_unsigned(31, 5));
-                    h24 := h29;
-                    h22 := to_unsigned(0, 1);
-                    if ((shift_right(h23, to_integer(h24)) and to_unsigned(1, 32)) = 1) then
-                        h22 := to_unsigned(1, 1);
-                    end if;
-                    h30 := to_unsigned(0, 1);
                     h31 := to_unsigned(0, 1);
-                    h32 := unsigned'("00000000000000000000000000000000");
-                    h32 := w_vmcb_8(32-1 downto 0);
-                    h33 := to_unsigned(0, 5);
+                    h32 := to_unsigned(0, 1);
+                    h33 := unsigned'("00000000000000000000000000000000");
+                    h33 := w_vmcb_8(32-1 downto 0);
                     h34 := to_unsigned(0, 5);
                     h35 := to_unsigned(0, 5);
                     h36 := to_unsigned(0, 5);
+                    h37 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h36 := e_vector;
+                        h37 := e_vector;
                     else
-                        h36 := to_unsigned(0, 5);
+                        h37 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h35 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h36 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h36 := h37;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h35 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h35 := h36;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h34 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h34 := h35;
+                    h38 := to_unsigned(0, 9);
+                    h38 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h35));
+                    h39 := to_unsigned(0, 5);
+                    h39 := (h38(5-1 downto 0) and to_unsigned(31, 5));
+                    h34 := h39;
+                    h32 := to_unsigned(0, 1);
+                    if ((shift_right(h33, to_integer(h34)) and to_unsigned(1, 32)) = 1) then
+                        h32 := to_unsigned(1, 1);
                     end if;
-                    h37 := to_unsigned(0, 9);
-                    h37 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h34));
-                    h38 := to_unsigned(0, 5);
-                    h38 := (h37(5-1 downto 0) and to_unsigned(31, 5));
-                    h33 := h38;
-                    h31 := to_unsigned(0, 1);
-                    if ((shift_right(h32, to_integer(h33)) and to_unsigned(1, 32)) = 1) then
-                        h31 := to_unsigned(1, 1);
-                    end if;
-                    h39 := to_unsigned(0, 1);
                     h40 := to_unsigned(0, 1);
-                    h41 := unsigned'("00000000000000000000000000000000");
-                    h41 := w_vmcb_8(64-1 downto 32);
-                    h42 := to_unsigned(0, 5);
+                    h41 := to_unsigned(0, 1);
+                    h42 := unsigned'("00000000000000000000000000000000");
+                    h42 := w_vmcb_8(64-1 downto 32);
                     h43 := to_unsigned(0, 5);
                     h44 := to_unsigned(0, 5);
                     h45 := to_unsigned(0, 5);
+                    h46 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h45 := e_vector;
+                        h46 := e_vector;
                     else
-                        h45 := to_unsigned(0, 5);
+                        h46 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h44 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h45 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h45 := h46;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h44 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h44 := h45;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h43 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h43 := h44;
+                    h47 := to_unsigned(0, 9);
+                    h47 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h44));
+                    h48 := to_unsigned(0, 5);
+                    h48 := (h47(5-1 downto 0) and to_unsigned(31, 5));
+                    h43 := h48;
+                    h41 := to_unsigned(0, 1);
+                    if ((shift_right(h42, to_integer(h43)) and to_unsigned(1, 32)) = 1) then
+                        h41 := to_unsigned(1, 1);
                     end if;
-                    h46 := to_unsigned(0, 9);
-                    h46 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h43));
-                    h47 := to_unsigned(0, 5);
-                    h47 := (h46(5-1 downto 0) and to_unsigned(31, 5));
-                    h42 := h47;
-                    h40 := to_unsigned(0, 1);
-                    if ((shift_right(h41, to_integer(h42)) and to_unsigned(1, 32)) = 1) then
-                        h40 := to_unsigned(1, 1);
-                    end if;
-                    h48 := to_unsigned(0, 1);
                     h49 := to_unsigned(0, 1);
-                    h50 := unsigned'("00000000000000000000000000000000");
-                    h50 := w_vmcb_10(32-1 downto 0);
-                    h51 := to_unsigned(0, 5);
+                    h50 := to_unsigned(0, 1);
+                    h51 := unsigned'("00000000000000000000000000000000");
+                    h51 := w_vmcb_10(32-1 downto 0);
                     h52 := to_unsigned(0, 5);
                     h53 := to_unsigned(0, 5);
                     h54 := to_unsigned(0, 5);
+                    h55 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h54 := e_vector;
+                        h55 := e_vector;
                     else
-                        h54 := to_unsigned(0, 5);
+                        h55 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h53 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h54 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h54 := h55;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h53 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h53 := h54;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h52 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h52 := h53;
+                    h56 := to_unsigned(0, 9);
+                    h56 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h53));
+                    h57 := to_unsigned(0, 5);
+                    h57 := (h56(5-1 downto 0) and to_unsigned(31, 5));
+                    h52 := h57;
+                    h50 := to_unsigned(0, 1);
+                    if ((shift_right(h51, to_integer(h52)) and to_unsigned(1, 32)) = 1) then
+                        h50 := to_unsigned(1, 1);
                     end if;
-                    h55 := to_unsigned(0, 9);
-                    h55 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h52));
-                    h56 := to_unsigned(0, 5);
-                    h56 := (h55(5-1 downto 0) and to_unsigned(31, 5));
-                    h51 := h56;
-                    h49 := to_unsigned(0, 1);
-                    if ((shift_right(h50, to_integer(h51)) and to_unsigned(1, 32)) = 1) then
-                        h49 := to_unsigned(1, 1);
-                    end if;
-                    h57 := to_unsigned(0, 1);
                     h58 := to_unsigned(0, 1);
-                    h59 := unsigned'("00000000000000000000000000000000");
-                    h59 := w_vmcb_10(64-1 downto 32);
-                    h60 := to_unsigned(0, 5);
+                    h59 := to_unsigned(0, 1);
+                    h60 := unsigned'("00000000000000000000000000000000");
+                    h60 := w_vmcb_10(64-1 downto 32);
                     h61 := to_unsigned(0, 5);
                     h62 := to_unsigned(0, 5);
                     h63 := to_unsigned(0, 5);
+                    h64 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h63 := e_vector;
+                        h64 := e_vector;
                     else
-                        h63 := to_unsigned(0, 5);
+                        h64 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h62 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h63 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h63 := h64;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h62 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h62 := h63;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h61 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h61 := h62;
-                    end if;
-                    h64 := to_unsigned(0, 9);
-                    h64 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h61));
-                    h65 := to_unsigned(0, 5);
-                    h65 := (h64(5-1 downto 0) and to_unsigned(31, 5));
-                    h60 := h65;
-                    h58 := to_unsigned(0, 1);
-                    if ((shift_right(h59, to_integer(h60)) and to_unsigned(1, 32)) = 1) then
-                        h58 := to_unsigned(1, 1);
+                    h65 := to_unsigned(0, 9);
+                    h65 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h62));
+                    h66 := to_unsigned(0, 5);
+                    h66 := (h65(5-1 downto 0) and to_unsigned(31, 5));
+                    h61 := h66;
+                    h59 := to_unsigned(0, 1);
+                    if ((shift_right(h60, to_integer(h61)) and to_unsigned(1, 32)) = 1) then
+                        h59 := to_unsigned(1, 1);
                     end if;
                     if (e_kind < 192) then
-                        h57 := h58;
+                        h58 := h59;
                     else
-                        h57 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
-                        h48 := h49;
+                        h49 := h50;
                     else
-                        h48 := h57;
+                        h49 := h58;
                     end if;
                     if (e_kind < 128) then
-                        h39 := h40;
+                        h40 := h41;
                     else
-                        h39 := h48;
+                        h40 := h49;
                     end if;
                     if (e_kind < 96) then
-                        h30 := h31;
+                        h31 := h32;
                     else
-                        h30 := h39;
+                        h31 := h40;
                     end if;
                     if (e_kind < 64) then
-                        h21 := h22;
+                        h22 := h23;
                     else
-                        h21 := h30;
+                        h22 := h31;
                     end if;
                     if (e_kind < 32) then
-                        h12 := h13;
+                        h13 := h14;
                     else
-                        h12 := h21;
+                        h13 := h22;
                     end if;
-                    h67 := to_unsigned(0, 1);
-                    h68 := to_unsigned(0, 1);
-                    h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h69 := (e_cr0_old xor e_cr0_new);
-                    h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h70 := (h69 or to_unsigned(10, 64));
-                    h68 := to_unsigned(0, 1);
-                    if (h70 /= 10) then
-                        h68 := to_unsigned(1, 1);
+                    h69 := to_unsigned(0, 1);
+                    h70 := to_unsigned(0, 1);
+                    h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h71 := (e_cr0_old xor e_cr0_new);
+                    h72 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h72 := (h71 or to_unsigned(10, 64));
+                    h70 := to_unsigned(0, 1);
+                    if (h72 /= 10) then
+                        h70 := to_unsigned(1, 1);
                     end if;
                     if (e_mov /= 0) then
-                        h67 := h68;
+                        h69 := h70;
                     else
-                        h67 := e_lmsw;
+                        h69 := e_lmsw;
                     end if;
-                    h75 := to_unsigned(0, 1);
-                    h76 := to_unsigned(0, 1);
-                    h77 := unsigned'("00000000000000000000000000000000");
-                    h77 := w_vmcb_0(32-1 downto 0);
-                    h78 := to_unsigned(0, 5);
-                    h79 := to_unsigned(0, 5);
-                    h80 := to_unsigned(0, 5);
+                    h78 := to_unsigned(0, 1);
+                    h79 := to_unsigned(0, 1);
+                    h80 := unsigned'("00000000000000000000000000000000");
+                    h80 := w_vmcb_0(32-1 downto 0);
                     h81 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h81 := e_vector;
-                    else
-                        h81 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h80 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h80 := h81;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h79 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h79 := h80;
-                    end if;
-                    h82 := to_unsigned(0, 9);
-                    h82 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h79));
+                    h82 := to_unsigned(0, 5);
                     h83 := to_unsigned(0, 5);
-                    h83 := (h82(5-1 downto 0) and to_unsigned(31, 5));
-                    h78 := h83;
-                    h76 := to_unsigned(0, 1);
-                    if ((shift_right(h77, to_integer(h78)) and to_unsigned(1, 32)) = 1) then
-                        h76 := to_unsigned(1, 1);
+                    h84 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h84 := e_vector;
+                    else
+                        h84 := to_unsigned(0, 5);
                     end if;
-                    h84 := to_unsigned(0, 1);
-                    h85 := to_unsigned(0, 1);
-                    h86 := unsigned'("00000000000000000000000000000000");
-                    h86 := w_vmcb_0(64-1 downto 32);
-                    h87 := to_unsigned(0, 5);
-                    h88 := to_unsigned(0, 5);
-                    h89 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h83 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h83 := h84;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h82 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h82 := h83;
+                    end if;
+                    h85 := to_unsigned(0, 9);
+                    h85 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h82));
+                    h86 := to_unsigned(0, 5);
+                    h86 := (h85(5-1 downto 0) and to_unsigned(31, 5));
+                    h81 := h86;
+                    h79 := to_unsigned(0, 1);
+                    if ((shift_right(h80, to_integer(h81)) and to_unsigned(1, 32)) = 1) then
+                        h79 := to_unsigned(1, 1);
+                    end if;
+                    h87 := to_unsigned(0, 1);
+                    h88 := to_unsigned(0, 1);
+                    h89 := unsigned'("00000000000000000000000000000000");
+                    h89 := w_vmcb_0(64-1 downto 32);
                     h90 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h90 := e_vector;
-                    else
-                        h90 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h89 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h89 := h90;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h88 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h88 := h89;
-                    end if;
-                    h91 := to_unsigned(0, 9);
-                    h91 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h88));
+                    h91 := to_unsigned(0, 5);
                     h92 := to_unsigned(0, 5);
-                    h92 := (h91(5-1 downto 0) and to_unsigned(31, 5));
-                    h87 := h92;
-                    h85 := to_unsigned(0, 1);
-                    if ((shift_right(h86, to_integer(h87)) and to_unsigned(1, 32)) = 1) then
-                        h85 := to_unsigned(1, 1);
+                    h93 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h93 := e_vector;
+                    else
+                        h93 := to_unsigned(0, 5);
                     end if;
-                    h93 := to_unsigned(0, 1);
-                    h94 := to_unsigned(0, 1);
-                    h95 := unsigned'("00000000000000000000000000000000");
-                    h95 := w_vmcb_8(32-1 downto 0);
-                    h96 := to_unsigned(0, 5);
-                    h97 := to_unsigned(0, 5);
-                    h98 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h92 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h92 := h93;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h91 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h91 := h92;
+                    end if;
+                    h94 := to_unsigned(0, 9);
+                    h94 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h91));
+                    h95 := to_unsigned(0, 5);
+                    h95 := (h94(5-1 downto 0) and to_unsigned(31, 5));
+                    h90 := h95;
+                    h88 := to_unsigned(0, 1);
+                    if ((shift_right(h89, to_integer(h90)) and to_unsigned(1, 32)) = 1) then
+                        h88 := to_unsigned(1, 1);
+                    end if;
+                    h96 := to_unsigned(0, 1);
+                    h97 := to_unsigned(0, 1);
+                    h98 := unsigned'("00000000000000000000000000000000");
+                    h98 := w_vmcb_8(32-1 downto 0);
                     h99 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h99 := e_vector;
-                    else
-                        h99 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h98 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h98 := h99;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h97 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h97 := h98;
-                    end if;
-                    h100 := to_unsigned(0, 9);
-                    h100 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h97));
+                    h100 := to_unsigned(0, 5);
                     h101 := to_unsigned(0, 5);
-                    h101 := (h100(5-1 downto 0) and to_unsigned(31, 5));
-                    h96 := h101;
-                    h94 := to_unsigned(0, 1);
-                    if ((shift_right(h95, to_integer(h96)) and to_unsigned(1, 32)) = 1) then
-                        h94 := to_unsigned(1, 1);
+                    h102 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h102 := e_vector;
+                    else
+                        h102 := to_unsigned(0, 5);
                     end if;
-                    h102 := to_unsigned(0, 1);
-                    h103 := to_unsigned(0, 1);
-                    h104 := unsigned'("00000000000000000000000000000000");
-                    h104 := w_vmcb_8(64-1 downto 32);
-                    h105 := to_unsigned(0, 5);
-                    h106 := to_unsigned(0, 5);
-                    h107 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h101 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h101 := h102;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h100 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h100 := h101;
+                    end if;
+                    h103 := to_unsigned(0, 9);
+                    h103 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h100));
+                    h104 := to_unsigned(0, 5);
+                    h104 := (h103(5-1 downto 0) and to_unsigned(31, 5));
+                    h99 := h104;
+                    h97 := to_unsigned(0, 1);
+                    if ((shift_right(h98, to_integer(h99)) and to_unsigned(1, 32)) = 1) then
+                        h97 := to_unsigned(1, 1);
+                    end if;
+                    h105 := to_unsigned(0, 1);
+                    h106 := to_unsigned(0, 1);
+                    h107 := unsigned'("00000000000000000000000000000000");
+                    h107 := w_vmcb_8(64-1 downto 32);
                     h108 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h108 := e_vector;
-                    else
-                        h108 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h107 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h107 := h108;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h106 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h106 := h107;
-                    end if;
-                    h109 := to_unsigned(0, 9);
-                    h109 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h106));
+                    h109 := to_unsigned(0, 5);
                     h110 := to_unsigned(0, 5);
-                    h110 := (h109(5-1 downto 0) and to_unsigned(31, 5));
-                    h105 := h110;
-                    h103 := to_unsigned(0, 1);
-                    if ((shift_right(h104, to_integer(h105)) and to_unsigned(1, 32)) = 1) then
-                        h103 := to_unsigned(1, 1);
+                    h111 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h111 := e_vector;
+                    else
+                        h111 := to_unsigned(0, 5);
                     end if;
-                    h111 := to_unsigned(0, 1);
-                    h112 := to_unsigned(0, 1);
-                    h113 := unsigned'("00000000000000000000000000000000");
-                    h113 := w_vmcb_10(32-1 downto 0);
-                    h114 := to_unsigned(0, 5);
-                    h115 := to_unsigned(0, 5);
-                    h116 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h110 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h110 := h111;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h109 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h109 := h110;
+                    end if;
+                    h112 := to_unsigned(0, 9);
+                    h112 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h109));
+                    h113 := to_unsigned(0, 5);
+                    h113 := (h112(5-1 downto 0) and to_unsigned(31, 5));
+                    h108 := h113;
+                    h106 := to_unsigned(0, 1);
+                    if ((shift_right(h107, to_integer(h108)) and to_unsigned(1, 32)) = 1) then
+                        h106 := to_unsigned(1, 1);
+                    end if;
+                    h114 := to_unsigned(0, 1);
+                    h115 := to_unsigned(0, 1);
+                    h116 := unsigned'("00000000000000000000000000000000");
+                    h116 := w_vmcb_10(32-1 downto 0);
                     h117 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h117 := e_vector;
-                    else
-                        h117 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h116 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h116 := h117;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h115 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h115 := h116;
-                    end if;
-                    h118 := to_unsigned(0, 9);
-                    h118 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h115));
+                    h118 := to_unsigned(0, 5);
                     h119 := to_unsigned(0, 5);
-                    h119 := (h118(5-1 downto 0) and to_unsigned(31, 5));
-                    h114 := h119;
-                    h112 := to_unsigned(0, 1);
-                    if ((shift_right(h113, to_integer(h114)) and to_unsigned(1, 32)) = 1) then
-                        h112 := to_unsigned(1, 1);
+                    h120 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h120 := e_vector;
+                    else
+                        h120 := to_unsigned(0, 5);
                     end if;
-                    h120 := to_unsigned(0, 1);
-                    h121 := to_unsigned(0, 1);
-                    h122 := unsigned'("00000000000000000000000000000000");
-                    h122 := w_vmcb_10(64-1 downto 32);
-                    h123 := to_unsigned(0, 5);
-                    h124 := to_unsigned(0, 5);
-                    h125 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h119 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h119 := h120;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h118 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h118 := h119;
+                    end if;
+                    h121 := to_unsigned(0, 9);
+                    h121 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h118));
+                    h122 := to_unsigned(0, 5);
+                    h122 := (h121(5-1 downto 0) and to_unsigned(31, 5));
+                    h117 := h122;
+                    h115 := to_unsigned(0, 1);
+                    if ((shift_right(h116, to_integer(h117)) and to_unsigned(1, 32)) = 1) then
+                        h115 := to_unsigned(1, 1);
+                    end if;
+                    h123 := to_unsigned(0, 1);
+                    h124 := to_unsigned(0, 1);
+                    h125 := unsigned'("00000000000000000000000000000000");
+                    h125 := w_vmcb_10(64-1 downto 32);
                     h126 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h126 := e_vector;
-                    else
-                        h126 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h125 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h125 := h126;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h124 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h124 := h125;
-                    end if;
-                    h127 := to_unsigned(0, 9);
-                    h127 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h124));
+                    h127 := to_unsigned(0, 5);
                     h128 := to_unsigned(0, 5);
-                    h128 := (h127(5-1 downto 0) and to_unsigned(31, 5));
-                    h123 := h128;
-                    h121 := to_unsigned(0, 1);
-                    if ((shift_right(h122, to_integer(h123)) and to_unsigned(1, 32)) = 1) then
-                        h121 := to_unsigned(1, 1);
-                    end if;
-                    if (e_kind < 192) then
-                        h120 := h121;
-                    else
-                        h120 := to_unsigned(0, 1);
-                    end if;
-                    if (e_kind < 160) then
-                        h111 := h112;
-                    else
-                        h111 := h120;
-                    end if;
-                    if (e_kind < 128) then
-                        h102 := h103;
-                    else
-                        h102 := h111;
-                    end if;
-                    if (e_kind < 96) then
-                        h93 := h94;
-                    else
-                        h93 := h102;
-                    end if;
-                    if (e_kind < 64) then
-                        h84 := h85;
-                    else
-                        h84 := h93;
-                    end if;
-                    if (e_kind < 32) then
-                        h75 := h76;
-                    else
-                        h75 := h84;
-                    end if;
-                    h150 := to_unsigned(0, 1);
-                    h151 := to_unsigned(0, 1);
-                    h152 := unsigned'("00000000000000000000000000000000");
-                    h152 := w_vmcb_0(32-1 downto 0);
-                    h153 := to_unsigned(0, 5);
-                    h154 := to_unsigned(0, 5);
-                    h155 := to_unsigned(0, 5);
-                    h156 := to_unsigned(0, 5);
+                    h129 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h156 := e_vector;
+                        h129 := e_vector;
                     else
-                        h156 := to_unsigned(0, 5);
+                        h129 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h155 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h128 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h155 := h156;
+                        h128 := h129;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h154 := unsigned'(to_unsigned(0, 1) & e_cr);
+                        h127 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h154 := h155;
+                        h127 := h128;
                     end if;
-                    h157 := to_unsigned(0, 9);
-                    h157 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h154));
+                    h130 := to_unsigned(0, 9);
+                    h130 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h127));
+                    h131 := to_unsigned(0, 5);
+                    h131 := (h130(5-1 downto 0) and to_unsigned(31, 5));
+                    h126 := h131;
+                    h124 := to_unsigned(0, 1);
+                    if ((shift_right(h125, to_integer(h126)) and to_unsigned(1, 32)) = 1) then
+                        h124 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h123 := h124;
+                    else
+                        h123 := to_unsigned(0, 1);
+                    end if;
+                    if (e_kind < 160) then
+                        h114 := h115;
+                    else
+                        h114 := h123;
+                    end if;
+                    if (e_kind < 128) then
+                        h105 := h106;
+                    else
+                        h105 := h114;
+                    end if;
+                    if (e_kind < 96) then
+                        h96 := h97;
+                    else
+                        h96 := h105;
+                    end if;
+                    if (e_kind < 64) then
+                        h87 := h88;
+                    else
+                        h87 := h96;
+                    end if;
+                    if (e_kind < 32) then
+                        h78 := h79;
+                    else
+                        h78 := h87;
+                    end if;
+                    h154 := to_unsigned(0, 1);
+                    h155 := to_unsigned(0, 1);
+                    h156 := unsigned'("00000000000000000000000000000000");
+                    h156 := w_vmcb_0(32-1 downto 0);
+                    h157 := to_unsigned(0, 5);
                     h158 := to_unsigned(0, 5);
-                    h158 := (h157(5-1 downto 0) and to_unsigned(31, 5));
-                    h153 := h158;
-                    h151 := to_unsigned(0, 1);
-                    if ((shift_right(h152, to_integer(h153)) and to_unsigned(1, 32)) = 1) then
-                        h151 := to_unsigned(1, 1);
-                    end if;
-                    h159 := to_unsigned(0, 1);
-                    h160 := to_unsigned(0, 1);
-                    h161 := unsigned'("00000000000000000000000000000000");
-                    h161 := w_vmcb_0(64-1 downto 32);
-                    h162 := to_unsigned(0, 5);
-                    h163 := to_unsigned(0, 5);
-                    h164 := to_unsigned(0, 5);
-                    h165 := to_unsigned(0, 5);
+                    h159 := to_unsigned(0, 5);
+                    h160 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h165 := e_vector;
+                        h160 := e_vector;
                     else
-                        h165 := to_unsigned(0, 5);
+                        h160 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h164 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h159 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h164 := h165;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h163 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h163 := h164;
-                    end if;
-                    h166 := to_unsigned(0, 9);
-                    h166 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h163));
-                    h167 := to_unsigned(0, 5);
-                    h167 := (h166(5-1 downto 0) and to_unsigned(31, 5));
-                    h162 := h167;
-                    h160 := to_unsigned(0, 1);
-                    if ((shift_right(h161, to_integer(h162)) and to_unsigned(1, 32)) = 1) then
-                        h160 := to_unsigned(1, 1);
-                    end if;
-                    h168 := to_unsigned(0, 1);
-                    h169 := to_unsigned(0, 1);
-                    h170 := unsigned'("00000000000000000000000000000000");
-                    h170 := w_vmcb_8(32-1 downto 0);
-                    h171 := to_unsigned(0, 5);
-                    h172 := to_unsigned(0, 5);
-                    h173 := to_unsigned(0, 5);
-                    h174 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h174 := e_vector;
-                    else
-                        h174 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h173 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h173 := h174;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h172 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h172 := h173;
-                    end if;
-                    h175 := to_unsigned(0, 9);
-                    h175 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h172));
-                    h176 := to_unsigned(0, 5);
-                    h176 := (h175(5-1 downto 0) and to_unsigned(31, 5));
-                    h171 := h176;
-                    h169 := to_unsigned(0, 1);
-                    if ((shift_right(h170, to_integer(h171)) and to_unsigned(1, 32)) = 1) then
-                        h169 := to_unsigned(1, 1);
-                    end if;
-                    h177 := to_unsigned(0, 1);
-                    h178 := to_unsigned(0, 1);
-                    h179 := unsigned'("00000000000000000000000000000000");
-                    h179 := w_vmcb_8(64-1 downto 32);
-                    h180 := to_unsigned(0, 5);
-                    h181 := to_unsigned(0, 5);
-                    h182 := to_unsigned(0, 5);
-                    h183 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h183 := e_vector;
-                    else
-                        h183 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h182 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h182 := h183;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h181 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h181 := h182;
-                    end if;
-                    h184 := to_unsigned(0, 9);
-                    h184 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h181));
-                    h185 := to_unsigned(0, 5);
-                    h185 := (h184(5-1 downto 0) and to_unsigned(31, 5));
-                    h180 := h185;
-                    h178 := to_unsigned(0, 1);
-                    if ((shift_right(h179, to_integer(h180)) and to_unsigned(1, 32)) = 1) then
-                        h178 := to_unsigned(1, 1);
-                    end if;
-                    h186 := to_unsigned(0, 1);
-                    h187 := to_unsigned(0, 1);
-                    h188 := unsigned'("00000000000000000000000000000000");
-                    h188 := w_vmcb_10(32-1 downto 0);
-                    h189 := to_unsigned(0, 5);
-                    h190 := to_unsigned(0, 5);
-                    h191 := to_unsigned(0, 5);
-                    h192 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h192 := e_vector;
-                    else
-                        h192 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h191 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h191 := h192;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h190 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h190 := h191;
-                    end if;
-                    h193 := to_unsigned(0, 9);
-                    h193 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h190));
-                    h194 := to_unsigned(0, 5);
-                    h194 := (h193(5-1 downto 0) and to_unsigned(31, 5));
-                    h189 := h194;
-                    h187 := to_unsigned(0, 1);
-                    if ((shift_right(h188, to_integer(h189)) and to_unsigned(1, 32)) = 1) then
-                        h187 := to_unsigned(1, 1);
-                    end if;
-                    h195 := to_unsigned(0, 1);
-                    h196 := to_unsigned(0, 1);
-                    h197 := unsigned'("00000000000000000000000000000000");
-                    h197 := w_vmcb_10(64-1 downto 32);
-                    h198 := to_unsigned(0, 5);
-                    h199 := to_unsigned(0, 5);
-                    h200 := to_unsigned(0, 5);
-                    h201 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h201 := e_vector;
-                    else
-                        h201 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h200 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h200 := h201;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h199 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h199 := h200;
-                    end if;
-                    h202 := to_unsigned(0, 9);
-                    h202 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h199));
-                    h203 := to_unsigned(0, 5);
-                    h203 := (h202(5-1 downto 0) and to_unsigned(31, 5));
-                    h198 := h203;
-                    h196 := to_unsigned(0, 1);
-                    if ((shift_right(h197, to_integer(h198)) and to_unsigned(1, 32)) = 1) then
-                        h196 := to_unsigned(1, 1);
-                    end if;
-                    if (e_kind < 192) then
-                        h195 := h196;
-                    else
-                        h195 := to_unsigned(0, 1);
-                    end if;
-                    if (e_kind < 160) then
-                        h186 := h187;
-                    else
-                        h186 := h195;
-                    end if;
-                    if (e_kind < 128) then
-                        h177 := h178;
-                    else
-                        h177 := h186;
-                    end if;
-                    if (e_kind < 96) then
-                        h168 := h169;
-                    else
-                        h168 := h177;
-                    end if;
-                    if (e_kind < 64) then
                         h159 := h160;
-                    else
-                        h159 := h168;
-                    end if;
-                    if (e_kind < 32) then
-                        h150 := h151;
-                    else
-                        h150 := h159;
-                    end if;
-                    h218 := to_unsigned(0, 1);
-                    h219 := to_unsigned(0, 1);
-                    h220 := unsigned'("00000000000000000000000000000000");
-                    h220 := w_vmcb_0(32-1 downto 0);
-                    h221 := to_unsigned(0, 5);
-                    h222 := to_unsigned(0, 5);
-                    h223 := to_unsigned(0, 5);
-                    h224 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h224 := e_vector;
-                    else
-                        h224 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h223 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h223 := h224;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h222 := unsigned'(to_unsigned(0, 1) & e_cr);
+                        h158 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h222 := h223;
+                        h158 := h159;
                     end if;
-                    h225 := to_unsigned(0, 9);
-                    h225 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h222));
+                    h161 := to_unsigned(0, 9);
+                    h161 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h158));
+                    h162 := to_unsigned(0, 5);
+                    h162 := (h161(5-1 downto 0) and to_unsigned(31, 5));
+                    h157 := h162;
+                    h155 := to_unsigned(0, 1);
+                    if ((shift_right(h156, to_integer(h157)) and to_unsigned(1, 32)) = 1) then
+                        h155 := to_unsigned(1, 1);
+                    end if;
+                    h163 := to_unsigned(0, 1);
+                    h164 := to_unsigned(0, 1);
+                    h165 := unsigned'("00000000000000000000000000000000");
+                    h165 := w_vmcb_0(64-1 downto 32);
+                    h166 := to_unsigned(0, 5);
+                    h167 := to_unsigned(0, 5);
+                    h168 := to_unsigned(0, 5);
+                    h169 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h169 := e_vector;
+                    else
+                        h169 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h168 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h168 := h169;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h167 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h167 := h168;
+                    end if;
+                    h170 := to_unsigned(0, 9);
+                    h170 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h167));
+                    h171 := to_unsigned(0, 5);
+                    h171 := (h170(5-1 downto 0) and to_unsigned(31, 5));
+                    h166 := h171;
+                    h164 := to_unsigned(0, 1);
+                    if ((shift_right(h165, to_integer(h166)) and to_unsigned(1, 32)) = 1) then
+                        h164 := to_unsigned(1, 1);
+                    end if;
+                    h172 := to_unsigned(0, 1);
+                    h173 := to_unsigned(0, 1);
+                    h174 := unsigned'("00000000000000000000000000000000");
+                    h174 := w_vmcb_8(32-1 downto 0);
+                    h175 := to_unsigned(0, 5);
+                    h176 := to_unsigned(0, 5);
+                    h177 := to_unsigned(0, 5);
+                    h178 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h178 := e_vector;
+                    else
+                        h178 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h177 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h177 := h178;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h176 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h176 := h177;
+                    end if;
+                    h179 := to_unsigned(0, 9);
+                    h179 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h176));
+                    h180 := to_unsigned(0, 5);
+                    h180 := (h179(5-1 downto 0) and to_unsigned(31, 5));
+                    h175 := h180;
+                    h173 := to_unsigned(0, 1);
+                    if ((shift_right(h174, to_integer(h175)) and to_unsigned(1, 32)) = 1) then
+                        h173 := to_unsigned(1, 1);
+                    end if;
+                    h181 := to_unsigned(0, 1);
+                    h182 := to_unsigned(0, 1);
+                    h183 := unsigned'("00000000000000000000000000000000");
+                    h183 := w_vmcb_8(64-1 downto 32);
+                    h184 := to_unsigned(0, 5);
+                    h185 := to_unsigned(0, 5);
+                    h186 := to_unsigned(0, 5);
+                    h187 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h187 := e_vector;
+                    else
+                        h187 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h186 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h186 := h187;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h185 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h185 := h186;
+                    end if;
+                    h188 := to_unsigned(0, 9);
+                    h188 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h185));
+                    h189 := to_unsigned(0, 5);
+                    h189 := (h188(5-1 downto 0) and to_unsigned(31, 5));
+                    h184 := h189;
+                    h182 := to_unsigned(0, 1);
+                    if ((shift_right(h183, to_integer(h184)) and to_unsigned(1, 32)) = 1) then
+                        h182 := to_unsigned(1, 1);
+                    end if;
+                    h190 := to_unsigned(0, 1);
+                    h191 := to_unsigned(0, 1);
+                    h192 := unsigned'("00000000000000000000000000000000");
+                    h192 := w_vmcb_10(32-1 downto 0);
+                    h193 := to_unsigned(0, 5);
+                    h194 := to_unsigned(0, 5);
+                    h195 := to_unsigned(0, 5);
+                    h196 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h196 := e_vector;
+                    else
+                        h196 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h195 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h195 := h196;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h194 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h194 := h195;
+                    end if;
+                    h197 := to_unsigned(0, 9);
+                    h197 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h194));
+                    h198 := to_unsigned(0, 5);
+                    h198 := (h197(5-1 downto 0) and to_unsigned(31, 5));
+                    h193 := h198;
+                    h191 := to_unsigned(0, 1);
+                    if ((shift_right(h192, to_integer(h193)) and to_unsigned(1, 32)) = 1) then
+                        h191 := to_unsigned(1, 1);
+                    end if;
+                    h199 := to_unsigned(0, 1);
+                    h200 := to_unsigned(0, 1);
+                    h201 := unsigned'("00000000000000000000000000000000");
+                    h201 := w_vmcb_10(64-1 downto 32);
+                    h202 := to_unsigned(0, 5);
+                    h203 := to_unsigned(0, 5);
+                    h204 := to_unsigned(0, 5);
+                    h205 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h205 := e_vector;
+                    else
+                        h205 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h204 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h204 := h205;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h203 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h203 := h204;
+                    end if;
+                    h206 := to_unsigned(0, 9);
+                    h206 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h203));
+                    h207 := to_unsigned(0, 5);
+                    h207 := (h206(5-1 downto 0) and to_unsigned(31, 5));
+                    h202 := h207;
+                    h200 := to_unsigned(0, 1);
+                    if ((shift_right(h201, to_integer(h202)) and to_unsigned(1, 32)) = 1) then
+                        h200 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h199 := h200;
+                    else
+                        h199 := to_unsigned(0, 1);
+                    end if;
+                    if (e_kind < 160) then
+                        h190 := h191;
+                    else
+                        h190 := h199;
+                    end if;
+                    if (e_kind < 128) then
+                        h181 := h182;
+                    else
+                        h181 := h190;
+                    end if;
+                    if (e_kind < 96) then
+                        h172 := h173;
+                    else
+                        h172 := h181;
+                    end if;
+                    if (e_kind < 64) then
+                        h163 := h164;
+                    else
+                        h163 := h172;
+                    end if;
+                    if (e_kind < 32) then
+                        h154 := h155;
+                    else
+                        h154 := h163;
+                    end if;
+                    h223 := to_unsigned(0, 1);
+                    h224 := to_unsigned(0, 1);
+                    h225 := unsigned'("00000000000000000000000000000000");
+                    h225 := w_vmcb_0(32-1 downto 0);
                     h226 := to_unsigned(0, 5);
-                    h226 := (h225(5-1 downto 0) and to_unsigned(31, 5));
-                    h221 := h226;
-                    h219 := to_unsigned(0, 1);
-                    if ((shift_right(h220, to_integer(h221)) and to_unsigned(1, 32)) = 1) then
-                        h219 := to_unsigned(1, 1);
-                    end if;
-                    h227 := to_unsigned(0, 1);
-                    h228 := to_unsigned(0, 1);
-                    h229 := unsigned'("00000000000000000000000000000000");
-                    h229 := w_vmcb_0(64-1 downto 32);
-                    h230 := to_unsigned(0, 5);
-                    h231 := to_unsigned(0, 5);
-                    h232 := to_unsigned(0, 5);
-                    h233 := to_unsigned(0, 5);
+                    h227 := to_unsigned(0, 5);
+                    h228 := to_unsigned(0, 5);
+                    h229 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h233 := e_vector;
+                        h229 := e_vector;
                     else
-                        h233 := to_unsigned(0, 5);
+                        h229 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h232 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h228 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h232 := h233;
+                        h228 := h229;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h231 := unsigned'(to_unsigned(0, 1) & e_cr);
+                        h227 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h231 := h232;
-                    end if;
-                    h234 := to_unsigned(0, 9);
-                    h234 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h231));
-                    h235 := to_unsigned(0, 5);
-                    h235 := (h234(5-1 downto 0) and to_unsigned(31, 5));
-                    h230 := h235;
-                    h228 := to_unsigned(0, 1);
-                    if ((shift_right(h229, to_integer(h230)) and to_unsigned(1, 32)) = 1) then
-                        h228 := to_unsigned(1, 1);
-                    end if;
-                    h236 := to_unsigned(0, 1);
-                    h237 := to_unsigned(0, 1);
-                    h238 := unsigned'("00000000000000000000000000000000");
-                    h238 := w_vmcb_8(32-1 downto 0);
-                    h239 := to_unsigned(0, 5);
-                    h240 := to_unsigned(0, 5);
-                    h241 := to_unsigned(0, 5);
-                    h242 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h242 := e_vector;
-                    else
-                        h242 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h241 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h241 := h242;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h240 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h240 := h241;
-                    end if;
-                    h243 := to_unsigned(0, 9);
-                    h243 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h240));
-                    h244 := to_unsigned(0, 5);
-                    h244 := (h243(5-1 downto 0) and to_unsigned(31, 5));
-                    h239 := h244;
-                    h237 := to_unsigned(0, 1);
-                    if ((shift_right(h238, to_integer(h239)) and to_unsigned(1, 32)) = 1) then
-                        h237 := to_unsigned(1, 1);
-                    end if;
-                    h245 := to_unsigned(0, 1);
-                    h246 := to_unsigned(0, 1);
-                    h247 := unsigned'("00000000000000000000000000000000");
-                    h247 := w_vmcb_8(64-1 downto 32);
-                    h248 := to_unsigned(0, 5);
-                    h249 := to_unsigned(0, 5);
-                    h250 := to_unsigned(0, 5);
-                    h251 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h251 := e_vector;
-                    else
-                        h251 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h250 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h250 := h251;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h249 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h249 := h250;
-                    end if;
-                    h252 := to_unsigned(0, 9);
-                    h252 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h249));
-                    h253 := to_unsigned(0, 5);
-                    h253 := (h252(5-1 downto 0) and to_unsigned(31, 5));
-                    h248 := h253;
-                    h246 := to_unsigned(0, 1);
-                    if ((shift_right(h247, to_integer(h248)) and to_unsigned(1, 32)) = 1) then
-                        h246 := to_unsigned(1, 1);
-                    end if;
-                    h254 := to_unsigned(0, 1);
-                    h255 := to_unsigned(0, 1);
-                    h256 := unsigned'("00000000000000000000000000000000");
-                    h256 := w_vmcb_10(32-1 downto 0);
-                    h257 := to_unsigned(0, 5);
-                    h258 := to_unsigned(0, 5);
-                    h259 := to_unsigned(0, 5);
-                    h260 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h260 := e_vector;
-                    else
-                        h260 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h259 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h259 := h260;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h258 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h258 := h259;
-                    end if;
-                    h261 := to_unsigned(0, 9);
-                    h261 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h258));
-                    h262 := to_unsigned(0, 5);
-                    h262 := (h261(5-1 downto 0) and to_unsigned(31, 5));
-                    h257 := h262;
-                    h255 := to_unsigned(0, 1);
-                    if ((shift_right(h256, to_integer(h257)) and to_unsigned(1, 32)) = 1) then
-                        h255 := to_unsigned(1, 1);
-                    end if;
-                    h263 := to_unsigned(0, 1);
-                    h264 := to_unsigned(0, 1);
-                    h265 := unsigned'("00000000000000000000000000000000");
-                    h265 := w_vmcb_10(64-1 downto 32);
-                    h266 := to_unsigned(0, 5);
-                    h267 := to_unsigned(0, 5);
-                    h268 := to_unsigned(0, 5);
-                    h269 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h269 := e_vector;
-                    else
-                        h269 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h268 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h268 := h269;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h267 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h267 := h268;
-                    end if;
-                    h270 := to_unsigned(0, 9);
-                    h270 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h267));
-                    h271 := to_unsigned(0, 5);
-                    h271 := (h270(5-1 downto 0) and to_unsigned(31, 5));
-                    h266 := h271;
-                    h264 := to_unsigned(0, 1);
-                    if ((shift_right(h265, to_integer(h266)) and to_unsigned(1, 32)) = 1) then
-                        h264 := to_unsigned(1, 1);
-                    end if;
-                    if (e_kind < 192) then
-                        h263 := h264;
-                    else
-                        h263 := to_unsigned(0, 1);
-                    end if;
-                    if (e_kind < 160) then
-                        h254 := h255;
-                    else
-                        h254 := h263;
-                    end if;
-                    if (e_kind < 128) then
-                        h245 := h246;
-                    else
-                        h245 := h254;
-                    end if;
-                    if (e_kind < 96) then
-                        h236 := h237;
-                    else
-                        h236 := h245;
-                    end if;
-                    if (e_kind < 64) then
                         h227 := h228;
-                    else
-                        h227 := h236;
                     end if;
-                    if (e_kind < 32) then
-                        h218 := h219;
-                    else
-                        h218 := h227;
+                    h230 := to_unsigned(0, 9);
+                    h230 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h227));
+                    h231 := to_unsigned(0, 5);
+                    h231 := (h230(5-1 downto 0) and to_unsigned(31, 5));
+                    h226 := h231;
+                    h224 := to_unsigned(0, 1);
+                    if ((shift_right(h225, to_integer(h226)) and to_unsigned(1, 32)) = 1) then
+                        h224 := to_unsigned(1, 1);
                     end if;
-                    h272 := to_unsigned(0, 3);
-                    if (e_injected /= 0) then
-                        h272 := w_vmcb_a8(11-1 downto 8);
+                    h232 := to_unsigned(0, 1);
+                    h233 := to_unsigned(0, 1);
+                    h234 := unsigned'("00000000000000000000000000000000");
+                    h234 := w_vmcb_0(64-1 downto 32);
+                    h235 := to_unsigned(0, 5);
+                    h236 := to_unsigned(0, 5);
+                    h237 := to_unsigned(0, 5);
+                    h238 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h238 := e_vector;
                     else
-                        h272 := e_dlv_type;
+                        h238 := to_unsigned(0, 5);
                     end if;
-                    h273 := to_unsigned(0, 8);
-                    h274 := to_unsigned(0, 8);
-                    if (w_vmcb_a8(11-1 downto 8) = 2) then
-                        h274 := to_unsigned(2, 8);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h237 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h274 := w_vmcb_a8(8-1 downto 0);
+                        h237 := h238;
                     end if;
-                    if (e_injected /= 0) then
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h236 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h236 := h237;
+                    end if;
+                    h239 := to_unsigned(0, 9);
+                    h239 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h236));
+                    h240 := to_unsigned(0, 5);
+                    h240 := (h239(5-1 downto 0) and to_unsigned(31, 5));
+                    h235 := h240;
+                    h233 := to_unsigned(0, 1);
+                    if ((shift_right(h234, to_integer(h235)) and to_unsigned(1, 32)) = 1) then
+                        h233 := to_unsigned(1, 1);
+                    end if;
+                    h241 := to_unsigned(0, 1);
+                    h242 := to_unsigned(0, 1);
+                    h243 := unsigned'("00000000000000000000000000000000");
+                    h243 := w_vmcb_8(32-1 downto 0);
+                    h244 := to_unsigned(0, 5);
+                    h245 := to_unsigned(0, 5);
+                    h246 := to_unsigned(0, 5);
+                    h247 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h247 := e_vector;
+                    else
+                        h247 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h246 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h246 := h247;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h245 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h245 := h246;
+                    end if;
+                    h248 := to_unsigned(0, 9);
+                    h248 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h245));
+                    h249 := to_unsigned(0, 5);
+                    h249 := (h248(5-1 downto 0) and to_unsigned(31, 5));
+                    h244 := h249;
+                    h242 := to_unsigned(0, 1);
+                    if ((shift_right(h243, to_integer(h244)) and to_unsigned(1, 32)) = 1) then
+                        h242 := to_unsigned(1, 1);
+                    end if;
+                    h250 := to_unsigned(0, 1);
+                    h251 := to_unsigned(0, 1);
+                    h252 := unsigned'("00000000000000000000000000000000");
+                    h252 := w_vmcb_8(64-1 downto 32);
+                    h253 := to_unsigned(0, 5);
+                    h254 := to_unsigned(0, 5);
+                    h255 := to_unsigned(0, 5);
+                    h256 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h256 := e_vector;
+                    else
+                        h256 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h255 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h255 := h256;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h254 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h254 := h255;
+                    end if;
+                    h257 := to_unsigned(0, 9);
+                    h257 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h254));
+                    h258 := to_unsigned(0, 5);
+                    h258 := (h257(5-1 downto 0) and to_unsigned(31, 5));
+                    h253 := h258;
+                    h251 := to_unsigned(0, 1);
+                    if ((shift_right(h252, to_integer(h253)) and to_unsigned(1, 32)) = 1) then
+                        h251 := to_unsigned(1, 1);
+                    end if;
+                    h259 := to_unsigned(0, 1);
+                    h260 := to_unsigned(0, 1);
+                    h261 := unsigned'("00000000000000000000000000000000");
+                    h261 := w_vmcb_10(32-1 downto 0);
+                    h262 := to_unsigned(0, 5);
+                    h263 := to_unsigned(0, 5);
+                    h264 := to_unsigned(0, 5);
+                    h265 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h265 := e_vector;
+                    else
+                        h265 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h264 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h264 := h265;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h263 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h263 := h264;
+                    end if;
+                    h266 := to_unsigned(0, 9);
+                    h266 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h263));
+                    h267 := to_unsigned(0, 5);
+                    h267 := (h266(5-1 downto 0) and to_unsigned(31, 5));
+                    h262 := h267;
+                    h260 := to_unsigned(0, 1);
+                    if ((shift_right(h261, to_integer(h262)) and to_unsigned(1, 32)) = 1) then
+                        h260 := to_unsigned(1, 1);
+                    end if;
+                    h268 := to_unsigned(0, 1);
+                    h269 := to_unsigned(0, 1);
+                    h270 := unsigned'("00000000000000000000000000000000");
+                    h270 := w_vmcb_10(64-1 downto 32);
+                    h271 := to_unsigned(0, 5);
+                    h272 := to_unsigned(0, 5);
+                    h273 := to_unsigned(0, 5);
+                    h274 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h274 := e_vector;
+                    else
+                        h274 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h273 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
                         h273 := h274;
-                    else
-                        h273 := e_dlv_vector;
-                    end if;
-                    h275 := to_unsigned(0, 8);
-                    h276 := to_unsigned(0, 8);
-                    if (w_vmcb_a8(11-1 downto 8) = 2) then
-                        h276 := to_unsigned(2, 8);
-                    else
-                        h276 := w_vmcb_a8(8-1 downto 0);
-                    end if;
-                    if (e_injected /= 0) then
-                        h275 := h276;
-                    else
-                        h275 := e_dlv_vector;
-                    end if;
-                    h277 := to_unsigned(0, 8);
-                    h278 := to_unsigned(0, 8);
-                    if (w_vmcb_a8(11-1 downto 8) = 2) then
-                        h278 := to_unsigned(2, 8);
-                    else
-                        h278 := w_vmcb_a8(8-1 downto 0);
-                    end if;
-                    if (e_injected /= 0) then
-                        h277 := h278;
-                    else
-                        h277 := e_dlv_vector;
-                    end if;
-                    h279 := to_unsigned(0, 8);
-                    h280 := to_unsigned(0, 8);
-                    if (w_vmcb_a8(11-1 downto 8) = 2) then
-                        h280 := to_unsigned(2, 8);
-                    else
-                        h280 := w_vmcb_a8(8-1 downto 0);
-                    end if;
-                    if (e_injected /= 0) then
-                        h279 := h280;
-                    else
-                        h279 := e_dlv_vector;
-                    end if;
-                    h295 := to_unsigned(0, 1);
-                    h296 := to_unsigned(0, 1);
-                    h297 := unsigned'("00000000000000000000000000000000");
-                    h297 := w_vmcb_0(32-1 downto 0);
-                    h298 := to_unsigned(0, 5);
-                    h299 := to_unsigned(0, 5);
-                    h300 := to_unsigned(0, 5);
-                    h301 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h301 := e_vector;
-                    else
-                        h301 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h300 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h300 := h301;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h299 := unsigned'(to_unsigned(0, 1) & e_cr);
+                        h272 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h299 := h300;
+                        h272 := h273;
                     end if;
-                    h302 := to_unsigned(0, 9);
-                    h302 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h299));
-                    h303 := to_unsigned(0, 5);
-                    h303 := (h302(5-1 downto 0) and to_unsigned(31, 5));
-                    h298 := h303;
-                    h296 := to_unsigned(0, 1);
-                    if ((shift_right(h297, to_integer(h298)) and to_unsigned(1, 32)) = 1) then
-                        h296 := to_unsigned(1, 1);
-                    end if;
-                    h304 := to_unsigned(0, 1);
-                    h305 := to_unsigned(0, 1);
-                    h306 := unsigned'("00000000000000000000000000000000");
-                    h306 := w_vmcb_0(64-1 downto 32);
-                    h307 := to_unsigned(0, 5);
-                    h308 := to_unsigned(0, 5);
-                    h309 := to_unsigned(0, 5);
-                    h310 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h310 := e_vector;
-                    else
-                        h310 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h309 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h309 := h310;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h308 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h308 := h309;
-                    end if;
-                    h311 := to_unsigned(0, 9);
-                    h311 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h308));
-                    h312 := to_unsigned(0, 5);
-                    h312 := (h311(5-1 downto 0) and to_unsigned(31, 5));
-                    h307 := h312;
-                    h305 := to_unsigned(0, 1);
-                    if ((shift_right(h306, to_integer(h307)) and to_unsigned(1, 32)) = 1) then
-                        h305 := to_unsigned(1, 1);
-                    end if;
-                    h313 := to_unsigned(0, 1);
-                    h314 := to_unsigned(0, 1);
-                    h315 := unsigned'("00000000000000000000000000000000");
-                    h315 := w_vmcb_8(32-1 downto 0);
-                    h316 := to_unsigned(0, 5);
-                    h317 := to_unsigned(0, 5);
-                    h318 := to_unsigned(0, 5);
-                    h319 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h319 := e_vector;
-                    else
-                        h319 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h318 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h318 := h319;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h317 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h317 := h318;
-                    end if;
-                    h320 := to_unsigned(0, 9);
-                    h320 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h317));
-                    h321 := to_unsigned(0, 5);
-                    h321 := (h320(5-1 downto 0) and to_unsigned(31, 5));
-                    h316 := h321;
-                    h314 := to_unsigned(0, 1);
-                    if ((shift_right(h315, to_integer(h316)) and to_unsigned(1, 32)) = 1) then
-                        h314 := to_unsigned(1, 1);
-                    end if;
-                    h322 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
-                    h324 := unsigned'("00000000000000000000000000000000");
-                    h324 := w_vmcb_8(64-1 downto 32);
-                    h325 := to_unsigned(0, 5);
-                    h326 := to_unsigned(0, 5);
-                    h327 := to_unsigned(0, 5);
-                    h328 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h328 := e_vector;
-                    else
-                        h328 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h327 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h327 := h328;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h326 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h326 := h327;
-                    end if;
-                    h329 := to_unsigned(0, 9);
-                    h329 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h326));
-                    h330 := to_unsigned(0, 5);
-                    h330 := (h329(5-1 downto 0) and to_unsigned(31, 5));
-                    h325 := h330;
-                    h323 := to_unsigned(0, 1);
-                    if ((shift_right(h324, to_integer(h325)) and to_unsigned(1, 32)) = 1) then
-                        h323 := to_unsigned(1, 1);
-                    end if;
-                    h331 := to_unsigned(0, 1);
-                    h332 := to_unsigned(0, 1);
-                    h333 := unsigned'("00000000000000000000000000000000");
-                    h333 := w_vmcb_10(32-1 downto 0);
-                    h334 := to_unsigned(0, 5);
-                    h335 := to_unsigned(0, 5);
-                    h336 := to_unsigned(0, 5);
-                    h337 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h337 := e_vector;
-                    else
-                        h337 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h336 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h336 := h337;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h335 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h335 := h336;
-                    end if;
-                    h338 := to_unsigned(0, 9);
-                    h338 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h335));
-                    h339 := to_unsigned(0, 5);
-                    h339 := (h338(5-1 downto 0) and to_unsigned(31, 5));
-                    h334 := h339;
-                    h332 := to_unsigned(0, 1);
-                    if ((shift_right(h333, to_integer(h334)) and to_unsigned(1, 32)) = 1) then
-                        h332 := to_unsigned(1, 1);
-                    end if;
-                    h340 := to_unsigned(0, 1);
-                    h341 := to_unsigned(0, 1);
-                    h342 := unsigned'("00000000000000000000000000000000");
-                    h342 := w_vmcb_10(64-1 downto 32);
-                    h343 := to_unsigned(0, 5);
-                    h344 := to_unsigned(0, 5);
-                    h345 := to_unsigned(0, 5);
-                    h346 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h346 := e_vector;
-                    else
-                        h346 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h345 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h345 := h346;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h344 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h344 := h345;
-                    end if;
-                    h347 := to_unsigned(0, 9);
-                    h347 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h344));
-                    h348 := to_unsigned(0, 5);
-                    h348 := (h347(5-1 downto 0) and to_unsigned(31, 5));
-                    h343 := h348;
-                    h341 := to_unsigned(0, 1);
-                    if ((shift_right(h342, to_integer(h343)) and to_unsigned(1, 32)) = 1) then
-                        h341 := to_unsigned(1, 1);
+                    h275 := to_unsigned(0, 9);
+                    h275 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h272));
+                    h276 := to_unsigned(0, 5);
+                    h276 := (h275(5-1 downto 0) and to_unsigned(31, 5));
+                    h271 := h276;
+                    h269 := to_unsigned(0, 1);
+                    if ((shift_right(h270, to_integer(h271)) and to_unsigned(1, 32)) = 1) then
+                        h269 := to_unsigned(1, 1);
                     end if;
                     if (e_kind < 192) then
-                        h340 := h341;
+                        h268 := h269;
                     else
-                        h340 := to_unsigned(0, 1);
+                        h268 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
-                        h331 := h332;
+                        h259 := h260;
                     else
-                        h331 := h340;
+                        h259 := h268;
                     end if;
                     if (e_kind < 128) then
-                        h322 := h323;
+                        h250 := h251;
                     else
-                        h322 := h331;
+                        h250 := h259;
                     end if;
                     if (e_kind < 96) then
-                        h313 := h314;
+                        h241 := h242;
                     else
-                        h313 := h322;
+                        h241 := h250;
                     end if;
                     if (e_kind < 64) then
-                        h304 := h305;
+                        h232 := h233;
                     else
-                        h304 := h313;
+                        h232 := h241;
                     end if;
                     if (e_kind < 32) then
-                        h295 := h296;
+                        h223 := h224;
                     else
-                        h295 := h304;
+                        h223 := h232;
                     end if;
-                    h349 := to_unsigned(0, 3);
+                    h277 := to_unsigned(0, 3);
                     if (e_injected /= 0) then
-                        h349 := w_vmcb_a8(11-1 downto 8);
+                        h277 := w_vmcb_a8(11-1 downto 8);
                     else
-                        h349 := e_dlv_type;
+                        h277 := e_dlv_type;
                     end if;
-                    h350 := to_unsigned(0, 8);
-                    h351 := to_unsigned(0, 8);
+                    h278 := to_unsigned(0, 8);
+                    h279 := to_unsigned(0, 8);
                     if (w_vmcb_a8(11-1 downto 8) = 2) then
-                        h351 := to_unsigned(2, 8);
+                        h279 := to_unsigned(2, 8);
                     else
-                        h351 := w_vmcb_a8(8-1 downto 0);
+                        h279 := w_vmcb_a8(8-1 downto 0);
                     end if;
                     if (e_injected /= 0) then
-                        h350 := h351;
+                        h278 := h279;
                     else
-                        h350 := e_dlv_vector;
+                        h278 := e_dlv_vector;
                     end if;
-                    h375 := to_unsigned(0, 1);
-                    h376 := to_unsigned(0, 1);
-                    h377 := unsigned'("00000000000000000000000000000000");
-                    h377 := w_vmcb_0(32-1 downto 0);
-                    h378 := to_unsigned(0, 5);
-                    h379 := to_unsigned(0, 5);
-                    h380 := to_unsigned(0, 5);
-                    h381 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h381 := e_vector;
+                    h280 := to_unsigned(0, 8);
+                    h281 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h281 := to_unsigned(2, 8);
                     else
-                        h381 := to_unsigned(0, 5);
+                        h281 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h280 := h281;
+                    else
+                        h280 := e_dlv_vector;
+                    end if;
+                    h282 := to_unsigned(0, 8);
+                    h283 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h283 := to_unsigned(2, 8);
+                    else
+                        h283 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h282 := h283;
+                    else
+                        h282 := e_dlv_vector;
+                    end if;
+                    h284 := to_unsigned(0, 8);
+                    h285 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h285 := to_unsigned(2, 8);
+                    else
+                        h285 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h284 := h285;
+                    else
+                        h284 := e_dlv_vector;
+                    end if;
+                    h301 := to_unsigned(0, 1);
+                    h302 := to_unsigned(0, 1);
+                    h303 := unsigned'("00000000000000000000000000000000");
+                    h303 := w_vmcb_0(32-1 downto 0);
+                    h304 := to_unsigned(0, 5);
+                    h305 := to_unsigned(0, 5);
+                    h306 := to_unsigned(0, 5);
+                    h307 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h307 := e_vector;
+                    else
+                        h307 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h380 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h306 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h380 := h381;
+                        h306 := h307;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h379 := unsigned'(to_unsigned(0, 1) & e_cr);
+                        h305 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h379 := h380;
+                        h305 := h306;
                     end if;
-                    h382 := to_unsigned(0, 9);
-                    h382 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h379));
-                    h383 := to_unsigned(0, 5);
-                    h383 := (h382(5-1 downto 0) and to_unsigned(31, 5));
-                    h378 := h383;
-                    h376 := to_unsigned(0, 1);
-                    if ((shift_right(h377, to_integer(h378)) and to_unsigned(1, 32)) = 1) then
-                        h376 := to_unsigned(1, 1);
+                    h308 := to_unsigned(0, 9);
+                    h308 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h305));
+                    h309 := to_unsigned(0, 5);
+                    h309 := (h308(5-1 downto 0) and to_unsigned(31, 5));
+                    h304 := h309;
+                    h302 := to_unsigned(0, 1);
+                    if ((shift_right(h303, to_integer(h304)) and to_unsigned(1, 32)) = 1) then
+                        h302 := to_unsigned(1, 1);
+                    end if;
+                    h310 := to_unsigned(0, 1);
+                    h311 := to_unsigned(0, 1);
+                    h312 := unsigned'("00000000000000000000000000000000");
+                    h312 := w_vmcb_0(64-1 downto 32);
+                    h313 := to_unsigned(0, 5);
+                    h314 := to_unsigned(0, 5);
+                    h315 := to_unsigned(0, 5);
+                    h316 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h316 := e_vector;
+                    else
+                        h316 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h315 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h315 := h316;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h314 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h314 := h315;
+                    end if;
+                    h317 := to_unsigned(0, 9);
+                    h317 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h314));
+                    h318 := to_unsigned(0, 5);
+                    h318 := (h317(5-1 downto 0) and to_unsigned(31, 5));
+                    h313 := h318;
+                    h311 := to_unsigned(0, 1);
+                    if ((shift_right(h312, to_integer(h313)) and to_unsigned(1, 32)) = 1) then
+                        h311 := to_unsigned(1, 1);
+                    end if;
+                    h319 := to_unsigned(0, 1);
+                    h320 := to_unsigned(0, 1);
+                    h321 := unsigned'("00000000000000000000000000000000");
+                    h321 := w_vmcb_8(32-1 downto 0);
+                    h322 := to_unsigned(0, 5);
+                    h323 := to_unsigned(0, 5);
+                    h324 := to_unsigned(0, 5);
+                    h325 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h325 := e_vector;
+                    else
+                        h325 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h324 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h324 := h325;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h323 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h323 := h324;
+                    end if;
+                    h326 := to_unsigned(0, 9);
+                    h326 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h323));
+                    h327 := to_unsigned(0, 5);
+                    h327 := (h326(5-1 downto 0) and to_unsigned(31, 5));
+                    h322 := h327;
+                    h320 := to_unsigned(0, 1);
+                    if ((shift_right(h321, to_integer(h322)) and to_unsigned(1, 32)) = 1) then
+                        h320 := to_unsigned(1, 1);
+                    end if;
+                    h328 := to_unsigned(0, 1);
+                    h329 := to_unsigned(0, 1);
+                    h330 := unsigned'("00000000000000000000000000000000");
+                    h330 := w_vmcb_8(64-1 downto 32);
+                    h331 := to_unsigned(0, 5);
+                    h332 := to_unsigned(0, 5);
+                    h333 := to_unsigned(0, 5);
+                    h334 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h334 := e_vector;
+                    else
+                        h334 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h333 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h333 := h334;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h332 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h332 := h333;
+                    end if;
+                    h335 := to_unsigned(0, 9);
+                    h335 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h332));
+                    h336 := to_unsigned(0, 5);
+                    h336 := (h335(5-1 downto 0) and to_unsigned(31, 5));
+                    h331 := h336;
+                    h329 := to_unsigned(0, 1);
+                    if ((shift_right(h330, to_integer(h331)) and to_unsigned(1, 32)) = 1) then
+                        h329 := to_unsigned(1, 1);
+                    end if;
+                    h337 := to_unsigned(0, 1);
+                    h338 := to_unsigned(0, 1);
+                    h339 := unsigned'("00000000000000000000000000000000");
+                    h339 := w_vmcb_10(32-1 downto 0);
+                    h340 := to_unsigned(0, 5);
+                    h341 := to_unsigned(0, 5);
+                    h342 := to_unsigned(0, 5);
+                    h343 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h343 := e_vector;
+                    else
+                        h343 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h342 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h342 := h343;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h341 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h341 := h342;
+                    end if;
+                    h344 := to_unsigned(0, 9);
+                    h344 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h341));
+                    h345 := to_unsigned(0, 5);
+                    h345 := (h344(5-1 downto 0) and to_unsigned(31, 5));
+                    h340 := h345;
+                    h338 := to_unsigned(0, 1);
+                    if ((shift_right(h339, to_integer(h340)) and to_unsigned(1, 32)) = 1) then
+                        h338 := to_unsigned(1, 1);
+                    end if;
+                    h346 := to_unsigned(0, 1);
+                    h347 := to_unsigned(0, 1);
+                    h348 := unsigned'("00000000000000000000000000000000");
+                    h348 := w_vmcb_10(64-1 downto 32);
+                    h349 := to_unsigned(0, 5);
+                    h350 := to_unsigned(0, 5);
+                    h351 := to_unsigned(0, 5);
+                    h352 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h352 := e_vector;
+                    else
+                        h352 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h351 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h351 := h352;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h350 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h350 := h351;
+                    end if;
+                    h353 := to_unsigned(0, 9);
+                    h353 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h350));
+                    h354 := to_unsigned(0, 5);
+                    h354 := (h353(5-1 downto 0) and to_unsigned(31, 5));
+                    h349 := h354;
+                    h347 := to_unsigned(0, 1);
+                    if ((shift_right(h348, to_integer(h349)) and to_unsigned(1, 32)) = 1) then
+                        h347 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h346 := h347;
+                    else
+                        h346 := to_unsigned(0, 1);
+                    end if;
+                    if (e_kind < 160) then
+                        h337 := h338;
+                    else
+                        h337 := h346;
+                    end if;
+                    if (e_kind < 128) then
+                        h328 := h329;
+                    else
+                        h328 := h337;
+                    end if;
+                    if (e_kind < 96) then
+                        h319 := h320;
+                    else
+                        h319 := h328;
+                    end if;
+                    if (e_kind < 64) then
+                        h310 := h311;
+                    else
+                        h310 := h319;
+                    end if;
+                    if (e_kind < 32) then
+                        h301 := h302;
+                    else
+                        h301 := h310;
+                    end if;
+                    h355 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h355 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h355 := e_dlv_type;
+                    end if;
+                    h356 := to_unsigned(0, 8);
+                    h357 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h357 := to_unsigned(2, 8);
+                    else
+                        h357 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h356 := h357;
+                    else
+                        h356 := e_dlv_vector;
                     end if;
                     h384 := to_unsigned(0, 1);
                     h385 := to_unsigned(0, 1);
                     h386 := unsigned'("00000000000000000000000000000000");
-                    h386 := w_vmcb_0(64-1 downto 32);
+                    h386 := w_vmcb_0(32-1 downto 0);
                     h387 := to_unsigned(0, 5);
                     h388 := to_unsigned(0, 5);
                     h389 := to_unsigned(0, 5);
@@ -2221,7 +2206,7 @@ begin
                     h393 := to_unsigned(0, 1);
                     h394 := to_unsigned(0, 1);
                     h395 := unsigned'("00000000000000000000000000000000");
-                    h395 := w_vmcb_8(32-1 downto 0);
+                    h395 := w_vmcb_0(64-1 downto 32);
                     h396 := to_unsigned(0, 5);
                     h397 := to_unsigned(0, 5);
                     h398 := to_unsigned(0, 5);
@@ -2253,7 +2238,7 @@ begin
                     h402 := to_unsigned(0, 1);
                     h403 := to_unsigned(0, 1);
                     h404 := unsigned'("00000000000000000000000000000000");
-                    h404 := w_vmcb_8(64-1 downto 32);
+                    h404 := w_vmcb_8(32-1 downto 0);
                     h405 := to_unsigned(0, 5);
                     h406 := to_unsigned(0, 5);
                     h407 := to_unsigned(0, 5);
@@ -2285,7 +2270,7 @@ begin
                     h411 := to_unsigned(0, 1);
                     h412 := to_unsigned(0, 1);
                     h413 := unsigned'("00000000000000000000000000000000");
-                    h413 := w_vmcb_10(32-1 downto 0);
+                    h413 := w_vmcb_8(64-1 downto 32);
                     h414 := to_unsigned(0, 5);
                     h415 := to_unsigned(0, 5);
                     h416 := to_unsigned(0, 5);
@@ -2317,7 +2302,7 @@ begin
                     h420 := to_unsigned(0, 1);
                     h421 := to_unsigned(0, 1);
                     h422 := unsigned'("00000000000000000000000000000000");
-                    h422 := w_vmcb_10(64-1 downto 32);
+                    h422 := w_vmcb_10(32-1 downto 0);
                     h423 := to_unsigned(0, 5);
                     h424 := to_unsigned(0, 5);
                     h425 := to_unsigned(0, 5);
@@ -2346,37 +2331,69 @@ begin
                     if ((shift_right(h422, to_integer(h423)) and to_unsigned(1, 32)) = 1) then
                         h421 := to_unsigned(1, 1);
                     end if;
-                    if (e_kind < 192) then
-                        h420 := h421;
+                    h429 := to_unsigned(0, 1);
+                    h430 := to_unsigned(0, 1);
+                    h431 := unsigned'("00000000000000000000000000000000");
+                    h431 := w_vmcb_10(64-1 downto 32);
+                    h432 := to_unsigned(0, 5);
+                    h433 := to_unsigned(0, 5);
+                    h434 := to_unsigned(0, 5);
+                    h435 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h435 := e_vector;
                     else
-                        h420 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h434 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h434 := h435;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h433 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h433 := h434;
+                    end if;
+                    h436 := to_unsigned(0, 9);
+                    h436 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h433));
+                    h437 := to_unsigned(0, 5);
+                    h437 := (h436(5-1 downto 0) and to_unsigned(31, 5));
+                    h432 := h437;
+                    h430 := to_unsigned(0, 1);
+                    if ((shift_right(h431, to_integer(h432)) and to_unsigned(1, 32)) = 1) then
+                        h430 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h429 := h430;
+                    else
+                        h429 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
+                        h420 := h421;
+                    else
+                        h420 := h429;
+                    end if;
+                    if (e_kind < 128) then
                         h411 := h412;
                     else
                         h411 := h420;
                     end if;
-                    if (e_kind < 128) then
+                    if (e_kind < 96) then
                         h402 := h403;
                     else
                         h402 := h411;
                     end if;
-                    if (e_kind < 96) then
+                    if (e_kind < 64) then
                         h393 := h394;
                     else
                         h393 := h402;
                     end if;
-                    if (e_kind < 64) then
+                    if (e_kind < 32) then
                         h384 := h385;
                     else
                         h384 := h393;
                     end if;
-                    if (e_kind < 32) then
-                        h375 := h376;
-                    else
-                        h375 := h384;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) and (h12 /= 0)) then
+                    if (((e_kind = 0) or (e_kind = 16)) and (h13 /= 0)) then
                         status <= to_unsigned(1, 8);
                         h7 := to_unsigned(0, 5);
                         h8 := to_unsigned(0, 5);
@@ -2412,208 +2429,206 @@ begin
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h12 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h12;
                         st <= ST0;
-                    elsif ((((e_kind = 16) and (e_cr = 0)) and bool(w_vmcb_8(37))) and (h67 /= 0)) then
+                    elsif ((((e_kind = 16) and (e_cr = 0)) and bool(w_vmcb_8(37))) and (h69 /= 0)) then
                         status <= to_unsigned(2, 8);
                         rec_exitcode <= to_unsigned(101, 64);
                         v_wide := to_unsigned(0, 72);
-                        h66 := to_unsigned(0, 4);
+                        h67 := to_unsigned(0, 4);
                         if (e_mov /= 0) then
-                            h66 := e_gpr;
+                            h67 := e_gpr;
                         else
-                            h66 := to_unsigned(0, 4);
+                            h67 := to_unsigned(0, 4);
                         end if;
-                        v_wide(4-1 downto 0) := h66;
+                        v_wide(4-1 downto 0) := h67;
                         v_wide(64-1 downto 63) := e_mov;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h68 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h68 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h68;
                         st <= ST0;
-                    elsif (((e_kind = 32) or (e_kind = 48)) and (h75 /= 0)) then
+                    elsif (((e_kind = 32) or (e_kind = 48)) and (h78 /= 0)) then
                         status <= to_unsigned(3, 8);
-                        h71 := to_unsigned(0, 5);
-                        h72 := to_unsigned(0, 5);
                         h73 := to_unsigned(0, 5);
+                        h74 := to_unsigned(0, 5);
+                        h75 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h73 := e_vector;
+                            h75 := e_vector;
                         else
-                            h73 := to_unsigned(0, 5);
+                            h75 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h72 := unsigned'(to_unsigned(0, 1) & e_dr);
+                            h74 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h72 := h73;
+                            h74 := h75;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h71 := unsigned'(to_unsigned(0, 1) & e_cr);
+                            h73 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h71 := h72;
+                            h73 := h74;
                         end if;
-                        h74 := to_unsigned(0, 9);
-                        h74 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h71));
-                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h74);
+                        h76 := to_unsigned(0, 9);
+                        h76 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h73));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h76);
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := e_gpr;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h77 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h77 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h77;
                         st <= ST0;
-                    elsif ((e_kind = 64) and (h150 /= 0)) then
+                    elsif ((e_kind = 64) and (h154 /= 0)) then
                         status <= to_unsigned(4, 8);
-                        h129 := to_unsigned(0, 5);
-                        h130 := to_unsigned(0, 5);
-                        h131 := to_unsigned(0, 5);
+                        h132 := to_unsigned(0, 5);
+                        h133 := to_unsigned(0, 5);
+                        h134 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h131 := e_vector;
+                            h134 := e_vector;
                         else
-                            h131 := to_unsigned(0, 5);
+                            h134 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h130 := unsigned'(to_unsigned(0, 1) & e_dr);
+                            h133 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h130 := h131;
+                            h133 := h134;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h129 := unsigned'(to_unsigned(0, 1) & e_cr);
+                            h132 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h129 := h130;
+                            h132 := h133;
                         end if;
-                        h132 := to_unsigned(0, 9);
-                        h132 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h129));
-                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h132);
-                        h133 := unsigned'("00000000000000000000000000000000");
+                        h135 := to_unsigned(0, 9);
+                        h135 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h132));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h135);
+                        h136 := unsigned'("00000000000000000000000000000000");
                         if (e_has_error_code /= 0) then
-                            h133 := e_error_code;
+                            h136 := e_error_code;
                         else
-                            h133 := to_unsigned(0, 32);
+                            h136 := to_unsigned(0, 32);
                         end if;
-                        rec_exitinfo1 <= unsigned'(unsigned'("00000000000000000000000000000000") & h133);
-                        h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        rec_exitinfo1 <= unsigned'(unsigned'("00000000000000000000000000000000") & h136);
+                        h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_vector = 14) then
-                            h134 := e_fault_address;
+                            h137 := e_fault_address;
                         else
-                            h134 := to_unsigned(0, 64);
+                            h137 := to_unsigned(0, 64);
                         end if;
-                        rec_exitinfo2 <= h134;
-                        h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h136 := to_unsigned(0, 8);
-                        h137 := to_unsigned(0, 8);
+                        rec_exitinfo2 <= h137;
+                        h138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h139 := to_unsigned(0, 8);
+                        h140 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h137 := to_unsigned(2, 8);
+                            h140 := to_unsigned(2, 8);
                         else
-                            h137 := w_vmcb_a8(8-1 downto 0);
+                            h140 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h136 := h137;
+                            h139 := h140;
                         else
-                            h136 := e_dlv_vector;
+                            h139 := e_dlv_vector;
                         end if;
-                        h138 := unsigned'("00000000000000000000000000000000");
-                        h138 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h136));
-                        h139 := to_unsigned(0, 3);
+                        h141 := unsigned'("00000000000000000000000000000000");
+                        h141 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h139));
+                        h142 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h139 := w_vmcb_a8(11-1 downto 8);
+                            h142 := w_vmcb_a8(11-1 downto 8);
                         else
-                            h139 := e_dlv_type;
-                        end if;
-                        h140 := unsigned'("00000000000000000000000000000000");
-                        h140 := (h138 or unsigned'(to_unsigned(0, 21) & h139 & to_unsigned(0, 8)));
-                        h141 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
-                        if bool(w_vmcb_a8(11)) then
-                            h142 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h141 := h142;
-                        else
-                            h141 := e_dlv_ev;
+                            h142 := e_dlv_type;
                         end if;
                         h143 := unsigned'("00000000000000000000000000000000");
-                        h143 := (h140 or unsigned'(to_unsigned(0, 20) & h141 & to_unsigned(0, 11)));
-                        h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h143 := (h141 or unsigned'(to_unsigned(0, 21) & h142 & to_unsigned(0, 8)));
+                        h144 := to_unsigned(0, 1);
                         h145 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h146 := to_unsigned(1, 1);
+                            h145 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h145 := h146;
+                            h144 := h145;
                         else
-                            h145 := e_dlv_ev;
+                            h144 := e_dlv_ev;
                         end if;
-                        h147 := unsigned'("00000000000000000000000000000000");
+                        h146 := unsigned'("00000000000000000000000000000000");
+                        h146 := (h143 or unsigned'(to_unsigned(0, 20) & h144 & to_unsigned(0, 11)));
+                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h148 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h149 := to_unsigned(1, 1);
+                        end if;
                         if (e_injected /= 0) then
-                            h147 := w_vmcb_a8(64-1 downto 32);
+                            h148 := h149;
                         else
-                            h147 := e_dlv_error_code;
+                            h148 := e_dlv_ev;
                         end if;
-                        if (h145 /= 0) then
-                            h144 := unsigned'(h147 & unsigned'("00000000000000000000000000000000"));
+                        h150 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h150 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h144 := to_unsigned(0, 64);
+                            h150 := e_dlv_error_code;
                         end if;
-                        h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h148 := (unsigned'(unsigned'("00000000000000000000000000000000") & h143) or h144);
+                        if (h148 /= 0) then
+                            h147 := unsigned'(h150 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h147 := to_unsigned(0, 64);
+                        end if;
+                        h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h151 := (unsigned'(unsigned'("00000000000000000000000000000000") & h146) or h147);
                         if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h135 := h148;
+                            h138 := h151;
                         else
-                            h135 := to_unsigned(0, 64);
+                            h138 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h135;
-                        h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        rec_exitintinfo <= h138;
+                        h152 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((e_vector >= 3) and (e_vector <= 5)) then
-                            h149 := e_next_rip;
+                            h152 := e_next_rip;
                         else
-                            h149 := to_unsigned(0, 64);
+                            h152 := to_unsigned(0, 64);
                         end if;
-                        rec_nrip <= h149;
+                        rec_nrip <= h152;
+                        h153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h153 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h153;
                         st <= ST0;
-                    elsif ((((e_kind = 64) and (not (h218 /= 0))) and ((((((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (e_kind = 64)) and (h272 = 3)) and ((((h273 = 0) or ((h275 >= 10) and (h277 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h279 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcb_8(8))) then
+                    elsif ((((e_kind = 64) and (not (h223 /= 0))) and ((((((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (e_kind = 64)) and (h277 = 3)) and ((((h278 = 0) or ((h280 >= 10) and (h282 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h284 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcb_8(8))) then
                         status <= to_unsigned(5, 8);
                         rec_exitcode <= to_unsigned(72, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
-                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h205 := to_unsigned(0, 8);
-                        h206 := to_unsigned(0, 8);
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h209 := to_unsigned(0, 8);
+                        h210 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h206 := to_unsigned(2, 8);
+                            h210 := to_unsigned(2, 8);
                         else
-                            h206 := w_vmcb_a8(8-1 downto 0);
+                            h210 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h205 := h206;
+                            h209 := h210;
                         else
-                            h205 := e_dlv_vector;
+                            h209 := e_dlv_vector;
                         end if;
-                        h207 := unsigned'("00000000000000000000000000000000");
-                        h207 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h205));
-                        h208 := to_unsigned(0, 3);
+                        h211 := unsigned'("00000000000000000000000000000000");
+                        h211 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h209));
+                        h212 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h208 := w_vmcb_a8(11-1 downto 8);
+                            h212 := w_vmcb_a8(11-1 downto 8);
                         else
-                            h208 := e_dlv_type;
+                            h212 := e_dlv_type;
                         end if;
-                        h209 := unsigned'("00000000000000000000000000000000");
-                        h209 := (h207 or unsigned'(to_unsigned(0, 21) & h208 & to_unsigned(0, 8)));
-                        h210 := to_unsigned(0, 1);
-                        h211 := to_unsigned(0, 1);
-                        h211 := to_unsigned(0, 1);
-                        if bool(w_vmcb_a8(11)) then
-                            h211 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h210 := h211;
-                        else
-                            h210 := e_dlv_ev;
-                        end if;
-                        h212 := unsigned'("00000000000000000000000000000000");
-                        h212 := (h209 or unsigned'(to_unsigned(0, 20) & h210 & to_unsigned(0, 11)));
-                        h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h213 := unsigned'("00000000000000000000000000000000");
+                        h213 := (h211 or unsigned'(to_unsigned(0, 21) & h212 & to_unsigned(0, 8)));
                         h214 := to_unsigned(0, 1);
                         h215 := to_unsigned(0, 1);
                         h215 := to_unsigned(0, 1);
@@ -2626,99 +2641,119 @@ begin
                             h214 := e_dlv_ev;
                         end if;
                         h216 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h216 := w_vmcb_a8(64-1 downto 32);
-                        else
-                            h216 := e_dlv_error_code;
-                        end if;
-                        if (h214 /= 0) then
-                            h213 := unsigned'(h216 & unsigned'("00000000000000000000000000000000"));
-                        else
-                            h213 := to_unsigned(0, 64);
-                        end if;
+                        h216 := (h213 or unsigned'(to_unsigned(0, 20) & h214 & to_unsigned(0, 11)));
                         h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h217 := (unsigned'(unsigned'("00000000000000000000000000000000") & h212) or h213);
-                        if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h204 := h217;
-                        else
-                            h204 := to_unsigned(0, 64);
+                        h218 := to_unsigned(0, 1);
+                        h219 := to_unsigned(0, 1);
+                        h219 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h219 := to_unsigned(1, 1);
                         end if;
-                        rec_exitintinfo <= h204;
+                        if (e_injected /= 0) then
+                            h218 := h219;
+                        else
+                            h218 := e_dlv_ev;
+                        end if;
+                        h220 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h220 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h220 := e_dlv_error_code;
+                        end if;
+                        if (h218 /= 0) then
+                            h217 := unsigned'(h220 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h217 := to_unsigned(0, 64);
+                        end if;
+                        h221 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h221 := (unsigned'(unsigned'("00000000000000000000000000000000") & h216) or h217);
+                        if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h208 := h221;
+                        else
+                            h208 := to_unsigned(0, 64);
+                        end if;
+                        rec_exitintinfo <= h208;
                         rec_nrip <= to_unsigned(0, 64);
+                        h222 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h222 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h222;
                         st <= ST0;
-                    elsif ((((e_kind = 64) and (not (h295 /= 0))) and (((((((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (e_kind = 64)) and (h349 = 3)) and (h350 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) and bool(w_vmcb_8(63))) then
+                    elsif ((((e_kind = 64) and (not (h301 /= 0))) and (((((((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (e_kind = 64)) and (h355 = 3)) and (h356 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) and bool(w_vmcb_8(63))) then
                         status <= to_unsigned(6, 8);
                         rec_exitcode <= to_unsigned(127, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
-                        h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h282 := to_unsigned(0, 8);
-                        h283 := to_unsigned(0, 8);
+                        h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h287 := to_unsigned(0, 8);
+                        h288 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h283 := to_unsigned(2, 8);
+                            h288 := to_unsigned(2, 8);
                         else
-                            h283 := w_vmcb_a8(8-1 downto 0);
-                        end if;
-                        if (e_injected /= 0) then
-                            h282 := h283;
-                        else
-                            h282 := e_dlv_vector;
-                        end if;
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h282));
-                        h285 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h285 := w_vmcb_a8(11-1 downto 8);
-                        else
-                            h285 := e_dlv_type;
-                        end if;
-                        h286 := unsigned'("00000000000000000000000000000000");
-                        h286 := (h284 or unsigned'(to_unsigned(0, 21) & h285 & to_unsigned(0, 8)));
-                        h287 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 1);
-                        if bool(w_vmcb_a8(11)) then
-                            h288 := to_unsigned(1, 1);
+                            h288 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
                             h287 := h288;
                         else
-                            h287 := e_dlv_ev;
+                            h287 := e_dlv_vector;
                         end if;
                         h289 := unsigned'("00000000000000000000000000000000");
-                        h289 := (h286 or unsigned'(to_unsigned(0, 20) & h287 & to_unsigned(0, 11)));
-                        h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h291 := to_unsigned(0, 1);
+                        h289 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h287));
+                        h290 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h290 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h290 := e_dlv_type;
+                        end if;
+                        h291 := unsigned'("00000000000000000000000000000000");
+                        h291 := (h289 or unsigned'(to_unsigned(0, 21) & h290 & to_unsigned(0, 8)));
                         h292 := to_unsigned(0, 1);
-                        h292 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h292 := to_unsigned(1, 1);
+                            h293 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h291 := h292;
+                            h292 := h293;
                         else
-                            h291 := e_dlv_ev;
+                            h292 := e_dlv_ev;
                         end if;
-                        h293 := unsigned'("00000000000000000000000000000000");
+                        h294 := unsigned'("00000000000000000000000000000000");
+                        h294 := (h291 or unsigned'(to_unsigned(0, 20) & h292 & to_unsigned(0, 11)));
+                        h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h296 := to_unsigned(0, 1);
+                        h297 := to_unsigned(0, 1);
+                        h297 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h297 := to_unsigned(1, 1);
+                        end if;
                         if (e_injected /= 0) then
-                            h293 := w_vmcb_a8(64-1 downto 32);
+                            h296 := h297;
                         else
-                            h293 := e_dlv_error_code;
+                            h296 := e_dlv_ev;
                         end if;
-                        if (h291 /= 0) then
-                            h290 := unsigned'(h293 & unsigned'("00000000000000000000000000000000"));
+                        h298 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h298 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h290 := to_unsigned(0, 64);
+                            h298 := e_dlv_error_code;
                         end if;
-                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h294 := (unsigned'(unsigned'("00000000000000000000000000000000") & h289) or h290);
+                        if (h296 /= 0) then
+                            h295 := unsigned'(h298 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h295 := to_unsigned(0, 64);
+                        end if;
+                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h299 := (unsigned'(unsigned'("00000000000000000000000000000000") & h294) or h295);
                         if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h281 := h294;
+                            h286 := h299;
                         else
-                            h281 := to_unsigned(0, 64);
+                            h286 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h281;
+                        rec_exitintinfo <= h286;
                         rec_nrip <= to_unsigned(0, 64);
+                        h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h300 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h300;
                         st <= ST0;
                     elsif (((e_kind = 100) and bool(w_vmcb_8(36))) and ((((((not bool(w_vmcb_a8(31))) and bool(w_vmcb_60(8))) and (bool(w_vmcb_60(20)) or (w_vmcb_60(20-1 downto 16) > w_vmcb_60(4-1 downto 0)))) and bool(w_vmcb_570(9))) and ((not bool(w_vmcb_60(25))) or bool(w_vmcb_60(9)))) and (not bool(w_vmcb_68(0))))) then
                         status <= to_unsigned(7, 8);
@@ -2727,138 +2762,147 @@ begin
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= to_unsigned(0, 64);
+                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h358 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h358;
                         st <= ST0;
                     elsif (((e_kind = 166) and bool(w_vmcb_8(56))) or ((e_kind = 161) and bool(w_vmcb_10(32)))) then
                         status <= to_unsigned(8, 8);
-                        h352 := to_unsigned(0, 8);
+                        h359 := to_unsigned(0, 8);
                         if (e_kind = 166) then
-                            h352 := to_unsigned(120, 8);
+                            h359 := to_unsigned(120, 8);
                         else
-                            h352 := to_unsigned(160, 8);
+                            h359 := to_unsigned(160, 8);
                         end if;
-                        rec_exitcode <= unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h352);
+                        rec_exitcode <= unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h359);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h360 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h360;
                         st <= ST0;
-                    elsif (((((e_kind >= 96) and (e_kind /= 123)) and (e_kind /= 124)) and (e_kind /= 100)) and (h375 /= 0)) then
+                    elsif (((((e_kind >= 96) and (e_kind /= 123)) and (e_kind /= 124)) and (e_kind /= 100)) and (h384 /= 0)) then
                         status <= to_unsigned(9, 8);
-                        h353 := to_unsigned(0, 5);
-                        h354 := to_unsigned(0, 5);
-                        h355 := to_unsigned(0, 5);
+                        h361 := to_unsigned(0, 5);
+                        h362 := to_unsigned(0, 5);
+                        h363 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h355 := e_vector;
+                            h363 := e_vector;
                         else
-                            h355 := to_unsigned(0, 5);
+                            h363 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h354 := unsigned'(to_unsigned(0, 1) & e_dr);
+                            h362 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h354 := h355;
+                            h362 := h363;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h353 := unsigned'(to_unsigned(0, 1) & e_cr);
+                            h361 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h353 := h354;
+                            h361 := h362;
                         end if;
-                        h356 := to_unsigned(0, 9);
-                        h356 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h353));
-                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h356);
-                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h364 := to_unsigned(0, 9);
+                        h364 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h361));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h364);
+                        h365 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((e_kind = 143) or (e_kind = 144)) then
-                            h359 := e_new_value;
+                            h367 := e_new_value;
                         else
-                            h359 := to_unsigned(0, 64);
+                            h367 := to_unsigned(0, 64);
                         end if;
                         if (e_kind = 121) then
-                            h358 := e_linear_address;
+                            h366 := e_linear_address;
                         else
-                            h358 := h359;
+                            h366 := h367;
                         end if;
                         if (e_kind = 117) then
-                            h357 := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_intn);
+                            h365 := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_intn);
                         else
-                            h357 := h358;
+                            h365 := h366;
                         end if;
-                        rec_exitinfo1 <= h357;
+                        rec_exitinfo1 <= h365;
                         rec_exitinfo2 <= to_unsigned(0, 64);
-                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h361 := to_unsigned(0, 8);
-                        h362 := to_unsigned(0, 8);
+                        h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h369 := to_unsigned(0, 8);
+                        h370 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h362 := to_unsigned(2, 8);
+                            h370 := to_unsigned(2, 8);
                         else
-                            h362 := w_vmcb_a8(8-1 downto 0);
+                            h370 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h361 := h362;
+                            h369 := h370;
                         else
-                            h361 := e_dlv_vector;
+                            h369 := e_dlv_vector;
                         end if;
-                        h363 := unsigned'("00000000000000000000000000000000");
-                        h363 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h361));
-                        h364 := to_unsigned(0, 3);
+                        h371 := unsigned'("00000000000000000000000000000000");
+                        h371 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h369));
+                        h372 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h364 := w_vmcb_a8(11-1 downto 8);
+                            h372 := w_vmcb_a8(11-1 downto 8);
                         else
-                            h364 := e_dlv_type;
+                            h372 := e_dlv_type;
                         end if;
-                        h365 := unsigned'("00000000000000000000000000000000");
-                        h365 := (h363 or unsigned'(to_unsigned(0, 21) & h364 & to_unsigned(0, 8)));
-                        h366 := to_unsigned(0, 1);
-                        h367 := to_unsigned(0, 1);
-                        h367 := to_unsigned(0, 1);
+                        h373 := unsigned'("00000000000000000000000000000000");
+                        h373 := (h371 or unsigned'(to_unsigned(0, 21) & h372 & to_unsigned(0, 8)));
+                        h374 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h367 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h366 := h367;
+                            h374 := h375;
                         else
-                            h366 := e_dlv_ev;
+                            h374 := e_dlv_ev;
                         end if;
-                        h368 := unsigned'("00000000000000000000000000000000");
-                        h368 := (h365 or unsigned'(to_unsigned(0, 20) & h366 & to_unsigned(0, 11)));
-                        h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h370 := to_unsigned(0, 1);
-                        h371 := to_unsigned(0, 1);
-                        h371 := to_unsigned(0, 1);
+                        h376 := unsigned'("00000000000000000000000000000000");
+                        h376 := (h373 or unsigned'(to_unsigned(0, 20) & h374 & to_unsigned(0, 11)));
+                        h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h378 := to_unsigned(0, 1);
+                        h379 := to_unsigned(0, 1);
+                        h379 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h371 := to_unsigned(1, 1);
+                            h379 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h370 := h371;
+                            h378 := h379;
                         else
-                            h370 := e_dlv_ev;
+                            h378 := e_dlv_ev;
                         end if;
-                        h372 := unsigned'("00000000000000000000000000000000");
+                        h380 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h372 := w_vmcb_a8(64-1 downto 32);
+                            h380 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h372 := e_dlv_error_code;
+                            h380 := e_dlv_error_code;
                         end if;
-                        if (h370 /= 0) then
-                            h369 := unsigned'(h372 & unsigned'("00000000000000000000000000000000"));
+                        if (h378 /= 0) then
+                            h377 := unsigned'(h380 & unsigned'("00000000000000000000000000000000"));
                         else
-                            h369 := to_unsigned(0, 64);
+                            h377 := to_unsigned(0, 64);
                         end if;
-                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h373 := (unsigned'(unsigned'("00000000000000000000000000000000") & h368) or h369);
+                        h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h381 := (unsigned'(unsigned'("00000000000000000000000000000000") & h376) or h377);
                         if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h360 := h373;
+                            h368 := h381;
                         else
-                            h360 := to_unsigned(0, 64);
+                            h368 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h360;
-                        h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        rec_exitintinfo <= h368;
+                        h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((((((e_kind >= 96) and (e_kind <= 100)) or ((e_kind >= 125) and (e_kind <= 127))) or (e_kind = 143)) or (e_kind = 144)) or (e_kind = 165)) then
-                            h374 := to_unsigned(0, 64);
+                            h382 := to_unsigned(0, 64);
                         else
-                            h374 := e_next_rip;
+                            h382 := e_next_rip;
                         end if;
-                        rec_nrip <= h374;
+                        rec_nrip <= h382;
+                        h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h383 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h383;
                         st <= ST0;
                     elsif ((e_kind = 140) and bool(w_vmcb_10(11))) then
                         status <= to_unsigned(10, 8);
@@ -2867,6 +2911,9 @@ begin
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h438 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h438;
                         st <= ST0;
                     elsif (((e_kind = 123) and bool(w_vmcb_8(59))) and (b_iopm /= 0)) then
                         status <= to_unsigned(11, 8);
@@ -2875,67 +2922,73 @@ begin
                         v_wide(1-1 downto 0) := e_io_in;
                         v_wide(3-1 downto 2) := e_io_str;
                         v_wide(4-1 downto 3) := e_io_rep;
-                        h429 := to_unsigned(0, 1);
-                        h429 := to_unsigned(0, 1);
+                        h439 := to_unsigned(0, 1);
+                        h439 := to_unsigned(0, 1);
                         if (e_size = 1) then
-                            h429 := to_unsigned(1, 1);
+                            h439 := to_unsigned(1, 1);
                         end if;
-                        v_wide(5-1 downto 4) := h429;
-                        h430 := to_unsigned(0, 1);
-                        h430 := to_unsigned(0, 1);
+                        v_wide(5-1 downto 4) := h439;
+                        h440 := to_unsigned(0, 1);
+                        h440 := to_unsigned(0, 1);
                         if (e_size = 2) then
-                            h430 := to_unsigned(1, 1);
+                            h440 := to_unsigned(1, 1);
                         end if;
-                        v_wide(6-1 downto 5) := h430;
-                        h431 := to_unsigned(0, 1);
-                        h431 := to_unsigned(0, 1);
+                        v_wide(6-1 downto 5) := h440;
+                        h441 := to_unsigned(0, 1);
+                        h441 := to_unsigned(0, 1);
                         if (e_size = 4) then
-                            h431 := to_unsigned(1, 1);
+                            h441 := to_unsigned(1, 1);
                         end if;
-                        v_wide(7-1 downto 6) := h431;
-                        h432 := to_unsigned(0, 1);
-                        h432 := to_unsigned(0, 1);
+                        v_wide(7-1 downto 6) := h441;
+                        h442 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 1);
                         if (e_addr_size = 0) then
-                            h432 := to_unsigned(1, 1);
+                            h442 := to_unsigned(1, 1);
                         end if;
-                        v_wide(8-1 downto 7) := h432;
-                        h433 := to_unsigned(0, 1);
-                        h433 := to_unsigned(0, 1);
+                        v_wide(8-1 downto 7) := h442;
+                        h443 := to_unsigned(0, 1);
+                        h443 := to_unsigned(0, 1);
                         if (e_addr_size = 1) then
-                            h433 := to_unsigned(1, 1);
+                            h443 := to_unsigned(1, 1);
                         end if;
-                        v_wide(9-1 downto 8) := h433;
-                        h434 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
+                        v_wide(9-1 downto 8) := h443;
+                        h444 := to_unsigned(0, 1);
+                        h444 := to_unsigned(0, 1);
                         if (e_addr_size = 2) then
-                            h434 := to_unsigned(1, 1);
+                            h444 := to_unsigned(1, 1);
                         end if;
-                        v_wide(10-1 downto 9) := h434;
-                        h435 := to_unsigned(0, 3);
+                        v_wide(10-1 downto 9) := h444;
+                        h445 := to_unsigned(0, 3);
                         if (e_io_str /= 0) then
-                            h435 := e_seg;
+                            h445 := e_seg;
                         else
-                            h435 := to_unsigned(0, 3);
+                            h445 := to_unsigned(0, 3);
                         end if;
-                        v_wide(13-1 downto 10) := h435;
+                        v_wide(13-1 downto 10) := h445;
                         v_wide(32-1 downto 16) := e_port;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= e_next_rip;
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h446 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h446;
                         st <= ST0;
                     elsif ((((e_kind = 124) or (e_kind = 252)) and bool(w_vmcb_8(60))) and ((not (((e_msr <= 8191) or ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111")))) or ((e_msr >= unsigned'("11000000000000010000000000000000")) and (e_msr <= unsigned'("11000000000000010001111111111111"))))) or (b_msrpm /= 0))) then
                         status <= to_unsigned(12, 8);
                         rec_exitcode <= to_unsigned(124, 64);
-                        h436 := to_unsigned(0, 1);
-                        h436 := to_unsigned(0, 1);
+                        h447 := to_unsigned(0, 1);
+                        h447 := to_unsigned(0, 1);
                         if (e_kind = 252) then
-                            h436 := to_unsigned(1, 1);
+                            h447 := to_unsigned(1, 1);
                         end if;
-                        rec_exitinfo1 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h436);
+                        rec_exitinfo1 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h447);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
+                        h448 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h448 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h448;
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2944,6 +2997,7 @@ begin
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when ST0 =>
@@ -3046,6 +3100,30 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 168);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= rec_eventinj;
+                            pend <= '1';
+                        else
+                            st <= ST5;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST5;
+                        end if;
+                    end if;
+                when ST5 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 200);
                             m_valid <= '1';
                             m_we <= '1';
@@ -3073,6 +3151,7 @@ begin
                     o_r_exitinfo2 <= rec_exitinfo2;
                     o_r_exitintinfo <= rec_exitintinfo;
                     o_r_nrip <= rec_nrip;
+                    o_r_eventinj <= rec_eventinj;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -3081,4 +3160,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion 290598d26d70f394bf035712 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 7a9760c84e9608fda17e3860a404efcb71e16867c9a147ebbce0eaf6ffb682d6
+-- virtspec conversion 4de9df4ce331afa988ce3f74 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 47b7095b49bf70e273026ec207ecaa29880b3328188f0a015c600ab1d9d34ffa

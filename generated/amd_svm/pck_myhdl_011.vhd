@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 290598d26d70f394bf035712 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 4de9df4ce331afa988ce3f74 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

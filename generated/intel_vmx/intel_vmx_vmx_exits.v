@@ -60,7 +60,8 @@ module intel_vmx_vmx_exits (
     o_r_qualification,
     o_r_guest_linear,
     o_r_exit_intr_info,
-    o_r_exit_intr_error
+    o_r_exit_intr_error,
+    o_r_entry_intr_info
 );
 
 input clk;
@@ -136,6 +137,8 @@ output [31:0] o_r_exit_intr_info;
 reg [31:0] o_r_exit_intr_info;
 output [31:0] o_r_exit_intr_error;
 reg [31:0] o_r_exit_intr_error;
+output [31:0] o_r_entry_intr_info;
+reg [31:0] o_r_entry_intr_info;
 
 reg [3:0] b_io_a;
 reg [3:0] b_io_b;
@@ -149,6 +152,7 @@ reg [5:0] bm_off;
 reg [6:0] bm_span;
 reg bm_two;
 reg pend;
+reg [31:0] rec_entry_intr_info;
 reg [31:0] rec_exit_intr_error;
 reg [31:0] rec_exit_intr_info;
 reg [63:0] rec_guest_linear;
@@ -222,157 +226,218 @@ always @(posedge clk) begin: fsm
     reg [11-1:0] h24;
     reg [54-1:0] h25;
     reg [32-1:0] h26;
-    reg [64-1:0] h44;
-    reg [64-1:0] h45;
-    reg [32-1:0] h71;
+    reg [64-1:0] h63;
+    reg [64-1:0] h65;
+    reg [32-1:0] h92;
+    reg [32-1:0] h119;
+    reg [32-1:0] h147;
+    reg [5-1:0] h148;
+    reg [1-1:0] h150;
+    reg [1-1:0] h151;
+    reg [32-1:0] h152;
+    reg [1-1:0] h153;
+    reg [1-1:0] h154;
+    reg [1-1:0] h155;
+    reg [32-1:0] h156;
+    reg [5-1:0] h157;
+    reg [3-1:0] h158;
+    reg [8-1:0] h159;
+    reg [8-1:0] h160;
+    reg [8-1:0] h161;
+    reg [8-1:0] h162;
+    reg [1-1:0] h164;
+    reg [1-1:0] h165;
+    reg [32-1:0] h166;
+    reg [1-1:0] h167;
+    reg [1-1:0] h168;
+    reg [1-1:0] h169;
+    reg [32-1:0] h170;
+    reg [5-1:0] h171;
+    reg [3-1:0] h172;
+    reg [8-1:0] h173;
+    reg [64-1:0] h193;
+    reg [64-1:0] h194;
+    reg [64-1:0] h196;
+    reg [64-1:0] h197;
+    reg [64-1:0] h199;
+    reg [6-1:0] h200;
+    reg [32-1:0] h201;
+    reg [64-1:0] h203;
+    reg [64-1:0] h204;
+    reg [64-1:0] h207;
+    reg [64-1:0] h208;
+    reg [64-1:0] h216;
+    reg [64-1:0] h217;
+    reg [64-1:0] h218;
+    reg [3-1:0] h219;
+    reg [3-1:0] h220;
+    reg [17-1:0] h228;
+    reg [18-1:0] h229;
+    reg [64-1:0] h27;
+    reg [64-1:0] h28;
+    reg [64-1:0] h29;
+    reg [32-1:0] h30;
+    reg [8-1:0] h31;
+    reg [32-1:0] h32;
+    reg [3-1:0] h33;
+    reg [32-1:0] h34;
+    reg [1-1:0] h35;
+    reg [1-1:0] h36;
+    reg [32-1:0] h37;
+    reg [32-1:0] h38;
+    reg [1-1:0] h39;
+    reg [1-1:0] h40;
+    reg [32-1:0] h41;
+    reg [32-1:0] h42;
+    reg [32-1:0] h43;
+    reg [3-1:0] h44;
+    reg [3-1:0] h45;
+    reg [32-1:0] h46;
+    reg [64-1:0] h47;
+    reg [64-1:0] h48;
+    reg [64-1:0] h49;
+    reg [64-1:0] h50;
+    reg [64-1:0] h51;
+    reg [64-1:0] h52;
+    reg [64-1:0] h53;
+    reg [64-1:0] h54;
+    reg [64-1:0] h55;
+    reg [64-1:0] h56;
+    reg [64-1:0] h57;
+    reg [64-1:0] h58;
+    reg [64-1:0] h59;
+    reg [64-1:0] h60;
+    reg [64-1:0] h61;
+    reg [64-1:0] h62;
+    reg [64-1:0] h64;
+    reg [32-1:0] h66;
+    reg [8-1:0] h67;
+    reg [32-1:0] h68;
+    reg [3-1:0] h69;
+    reg [32-1:0] h70;
+    reg [1-1:0] h71;
+    reg [1-1:0] h72;
+    reg [32-1:0] h73;
+    reg [32-1:0] h74;
+    reg [1-1:0] h75;
+    reg [1-1:0] h76;
+    reg [32-1:0] h77;
+    reg [32-1:0] h78;
+    reg [3-1:0] h79;
+    reg [3-1:0] h80;
+    reg [32-1:0] h81;
+    reg [1-1:0] h82;
+    reg [32-1:0] h83;
+    reg [1-1:0] h84;
+    reg [32-1:0] h85;
+    reg [3-1:0] h86;
+    reg [3-1:0] h87;
+    reg [32-1:0] h88;
+    reg [32-1:0] h89;
+    reg [32-1:0] h90;
+    reg [64-1:0] h91;
+    reg [32-1:0] h93;
+    reg [8-1:0] h94;
+    reg [32-1:0] h95;
+    reg [3-1:0] h96;
     reg [32-1:0] h97;
+    reg [1-1:0] h98;
+    reg [1-1:0] h99;
+    reg [32-1:0] h100;
+    reg [32-1:0] h101;
+    reg [1-1:0] h102;
+    reg [1-1:0] h103;
+    reg [32-1:0] h104;
+    reg [32-1:0] h105;
+    reg [3-1:0] h106;
+    reg [3-1:0] h107;
+    reg [32-1:0] h108;
+    reg [1-1:0] h109;
+    reg [32-1:0] h110;
+    reg [1-1:0] h111;
+    reg [32-1:0] h112;
+    reg [3-1:0] h113;
+    reg [3-1:0] h114;
+    reg [32-1:0] h115;
+    reg [32-1:0] h116;
+    reg [32-1:0] h117;
+    reg [64-1:0] h118;
+    reg [32-1:0] h120;
+    reg [8-1:0] h121;
+    reg [32-1:0] h122;
+    reg [3-1:0] h123;
     reg [32-1:0] h124;
-    reg [5-1:0] h125;
+    reg [1-1:0] h125;
     reg [1-1:0] h126;
-    reg [1-1:0] h127;
+    reg [32-1:0] h127;
     reg [32-1:0] h128;
     reg [1-1:0] h129;
     reg [1-1:0] h130;
-    reg [1-1:0] h131;
+    reg [32-1:0] h131;
     reg [32-1:0] h132;
-    reg [5-1:0] h133;
+    reg [32-1:0] h133;
     reg [3-1:0] h134;
-    reg [8-1:0] h135;
-    reg [8-1:0] h136;
-    reg [8-1:0] h137;
-    reg [8-1:0] h138;
+    reg [3-1:0] h135;
+    reg [32-1:0] h136;
+    reg [1-1:0] h137;
+    reg [32-1:0] h138;
     reg [1-1:0] h139;
-    reg [1-1:0] h140;
-    reg [32-1:0] h141;
-    reg [1-1:0] h142;
-    reg [1-1:0] h143;
-    reg [1-1:0] h144;
+    reg [32-1:0] h140;
+    reg [3-1:0] h141;
+    reg [3-1:0] h142;
+    reg [32-1:0] h143;
+    reg [32-1:0] h144;
     reg [32-1:0] h145;
-    reg [5-1:0] h146;
-    reg [3-1:0] h147;
-    reg [8-1:0] h148;
+    reg [64-1:0] h146;
     reg [64-1:0] h149;
-    reg [64-1:0] h150;
-    reg [64-1:0] h151;
-    reg [64-1:0] h152;
-    reg [64-1:0] h153;
-    reg [6-1:0] h154;
-    reg [32-1:0] h155;
-    reg [64-1:0] h156;
-    reg [64-1:0] h157;
-    reg [64-1:0] h158;
-    reg [64-1:0] h159;
-    reg [64-1:0] h162;
     reg [64-1:0] h163;
-    reg [64-1:0] h164;
-    reg [3-1:0] h165;
-    reg [3-1:0] h166;
-    reg [17-1:0] h171;
-    reg [18-1:0] h172;
-    reg [32-1:0] h27;
-    reg [8-1:0] h28;
-    reg [32-1:0] h29;
-    reg [3-1:0] h30;
-    reg [32-1:0] h31;
-    reg [1-1:0] h32;
-    reg [1-1:0] h33;
-    reg [32-1:0] h34;
-    reg [32-1:0] h35;
-    reg [1-1:0] h36;
-    reg [1-1:0] h37;
-    reg [32-1:0] h38;
-    reg [32-1:0] h39;
-    reg [32-1:0] h40;
-    reg [3-1:0] h41;
-    reg [3-1:0] h42;
-    reg [32-1:0] h43;
-    reg [32-1:0] h46;
-    reg [8-1:0] h47;
-    reg [32-1:0] h48;
-    reg [3-1:0] h49;
-    reg [32-1:0] h50;
-    reg [1-1:0] h51;
-    reg [1-1:0] h52;
-    reg [32-1:0] h53;
-    reg [32-1:0] h54;
-    reg [1-1:0] h55;
-    reg [1-1:0] h56;
-    reg [32-1:0] h57;
-    reg [32-1:0] h58;
-    reg [3-1:0] h59;
-    reg [3-1:0] h60;
-    reg [32-1:0] h61;
-    reg [1-1:0] h62;
-    reg [32-1:0] h63;
-    reg [1-1:0] h64;
-    reg [32-1:0] h65;
-    reg [3-1:0] h66;
-    reg [3-1:0] h67;
-    reg [32-1:0] h68;
-    reg [32-1:0] h69;
-    reg [32-1:0] h70;
-    reg [32-1:0] h72;
-    reg [8-1:0] h73;
-    reg [32-1:0] h74;
-    reg [3-1:0] h75;
-    reg [32-1:0] h76;
-    reg [1-1:0] h77;
-    reg [1-1:0] h78;
-    reg [32-1:0] h79;
-    reg [32-1:0] h80;
-    reg [1-1:0] h81;
-    reg [1-1:0] h82;
-    reg [32-1:0] h83;
-    reg [32-1:0] h84;
-    reg [3-1:0] h85;
-    reg [3-1:0] h86;
-    reg [32-1:0] h87;
-    reg [1-1:0] h88;
-    reg [32-1:0] h89;
-    reg [1-1:0] h90;
-    reg [32-1:0] h91;
-    reg [3-1:0] h92;
-    reg [3-1:0] h93;
-    reg [32-1:0] h94;
-    reg [32-1:0] h95;
-    reg [32-1:0] h96;
-    reg [32-1:0] h98;
-    reg [8-1:0] h99;
-    reg [32-1:0] h100;
-    reg [3-1:0] h101;
-    reg [32-1:0] h102;
-    reg [1-1:0] h103;
-    reg [1-1:0] h104;
-    reg [32-1:0] h105;
-    reg [32-1:0] h106;
-    reg [1-1:0] h107;
-    reg [1-1:0] h108;
-    reg [32-1:0] h109;
-    reg [32-1:0] h110;
-    reg [32-1:0] h111;
-    reg [3-1:0] h112;
-    reg [3-1:0] h113;
-    reg [32-1:0] h114;
-    reg [1-1:0] h115;
-    reg [32-1:0] h116;
-    reg [1-1:0] h117;
-    reg [32-1:0] h118;
-    reg [3-1:0] h119;
-    reg [3-1:0] h120;
-    reg [32-1:0] h121;
-    reg [32-1:0] h122;
-    reg [32-1:0] h123;
-    reg [64-1:0] h160;
-    reg [64-1:0] h161;
-    reg [4-1:0] h167;
-    reg [64-1:0] h168;
-    reg [4-1:0] h169;
-    reg [64-1:0] h170;
-    reg [4-1:0] h173;
     reg [64-1:0] h174;
-    reg [6-1:0] h175;
-    reg [6-1:0] h176;
-    reg [6-1:0] h177;
+    reg [64-1:0] h175;
+    reg [64-1:0] h176;
+    reg [64-1:0] h177;
+    reg [64-1:0] h178;
+    reg [64-1:0] h179;
+    reg [64-1:0] h180;
+    reg [64-1:0] h181;
+    reg [64-1:0] h182;
+    reg [64-1:0] h183;
+    reg [64-1:0] h184;
+    reg [64-1:0] h185;
+    reg [64-1:0] h186;
+    reg [64-1:0] h187;
+    reg [64-1:0] h188;
+    reg [64-1:0] h189;
+    reg [64-1:0] h190;
+    reg [64-1:0] h191;
+    reg [64-1:0] h192;
+    reg [64-1:0] h195;
+    reg [64-1:0] h198;
+    reg [64-1:0] h202;
+    reg [64-1:0] h205;
+    reg [64-1:0] h206;
+    reg [64-1:0] h209;
+    reg [64-1:0] h210;
+    reg [64-1:0] h211;
+    reg [64-1:0] h212;
+    reg [64-1:0] h213;
+    reg [64-1:0] h214;
+    reg [64-1:0] h215;
+    reg [64-1:0] h221;
+    reg [4-1:0] h222;
+    reg [64-1:0] h223;
+    reg [64-1:0] h224;
+    reg [4-1:0] h225;
+    reg [64-1:0] h226;
+    reg [64-1:0] h227;
+    reg [4-1:0] h230;
+    reg [64-1:0] h231;
+    reg [64-1:0] h232;
+    reg [6-1:0] h233;
+    reg [64-1:0] h234;
+    reg [6-1:0] h235;
+    reg [64-1:0] h236;
+    reg [6-1:0] h237;
+    reg [64-1:0] h238;
     if (rst == 1) begin
         b_io_a <= 0;
         b_io_b <= 0;
@@ -386,6 +451,7 @@ always @(posedge clk) begin: fsm
         bm_span <= 0;
         bm_two <= 0;
         done <= 0;
+        o_r_entry_intr_info <= 0;
         o_r_exit_intr_error <= 0;
         o_r_exit_intr_info <= 0;
         o_r_guest_linear <= 0;
@@ -396,6 +462,7 @@ always @(posedge clk) begin: fsm
         o_r_reason <= 0;
         o_status <= 0;
         pend <= 0;
+        rec_entry_intr_info <= 0;
         rec_exit_intr_error <= 0;
         rec_exit_intr_info <= 0;
         rec_guest_linear <= 0;
@@ -1503,173 +1570,173 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b101011: begin
-                h44 = 64'h0;
-                h44 = e_field;
-                h45 = 64'h0;
-                h45 = e_field;
-                h71 = 32'h0;
-                h71 = (e_error_code & w_vmcs_50[32-1:0]);
-                h97 = 32'h0;
-                h97 = (e_error_code & w_vmcs_50[32-1:0]);
-                h124 = 32'h0;
-                h124 = w_vmcs_48[32-1:0];
-                h125 = 5'h0;
-                h125 = e_vector;
-                h126 = 1'h0;
-                h127 = 1'h0;
-                h128 = 32'h0;
-                h128 = (e_error_code & w_vmcs_50[32-1:0]);
-                h129 = 1'h0;
-                h129 = 0;
+                h63 = 64'h0;
+                h63 = e_field;
+                h65 = 64'h0;
+                h65 = e_field;
+                h92 = 32'h0;
+                h92 = (e_error_code & w_vmcs_50[32-1:0]);
+                h119 = 32'h0;
+                h119 = (e_error_code & w_vmcs_50[32-1:0]);
+                h147 = 32'h0;
+                h147 = w_vmcs_48[32-1:0];
+                h148 = 5'h0;
+                h148 = e_vector;
+                h150 = 1'h0;
+                h151 = 1'h0;
+                h152 = 32'h0;
+                h152 = (e_error_code & w_vmcs_50[32-1:0]);
+                h153 = 1'h0;
+                h153 = 0;
                 if (w_vmcs_48[14]) begin
-                    h129 = 1;
+                    h153 = 1;
                 end
-                h130 = 1'h0;
-                h130 = 0;
+                h154 = 1'h0;
+                h154 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h130 = 1;
+                    h154 = 1;
                 end
-                if ((h128 == w_vmcs_58[32-1:0])) begin
-                    h127 = h129;
+                if ((h152 == w_vmcs_58[32-1:0])) begin
+                    h151 = h153;
                 end
                 else begin
-                    h127 = h130;
+                    h151 = h154;
                 end
-                h131 = 1'h0;
-                h132 = 32'h0;
-                h132 = w_vmcs_48[32-1:0];
-                h133 = 5'h0;
-                h133 = e_vector;
-                h131 = 0;
-                if (((e_vector != 2) && (((h132 >>> h133) & 1) == 1))) begin
-                    h131 = 1;
+                h155 = 1'h0;
+                h156 = 32'h0;
+                h156 = w_vmcs_48[32-1:0];
+                h157 = 5'h0;
+                h157 = e_vector;
+                h155 = 0;
+                if (((e_vector != 2) && (((h156 >>> h157) & 1) == 1))) begin
+                    h155 = 1;
                 end
                 if ((e_vector == 14)) begin
-                    h126 = h127;
+                    h150 = h151;
                 end
                 else begin
-                    h126 = h131;
+                    h150 = h155;
                 end
-                h134 = 3'h0;
+                h158 = 3'h0;
                 if ((e_injected != 0)) begin
-                    h134 = w_vmcs_68[11-1:8];
+                    h158 = w_vmcs_68[11-1:8];
                 end
                 else begin
-                    h134 = e_dlv_type;
+                    h158 = e_dlv_type;
                 end
-                h135 = 8'h0;
+                h159 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h135 = w_vmcs_68[8-1:0];
+                    h159 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h135 = e_dlv_vector;
+                    h159 = e_dlv_vector;
                 end
-                h136 = 8'h0;
+                h160 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h136 = w_vmcs_68[8-1:0];
+                    h160 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h136 = e_dlv_vector;
+                    h160 = e_dlv_vector;
                 end
-                h137 = 8'h0;
+                h161 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h137 = w_vmcs_68[8-1:0];
+                    h161 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h137 = e_dlv_vector;
+                    h161 = e_dlv_vector;
                 end
-                h138 = 8'h0;
+                h162 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h138 = w_vmcs_68[8-1:0];
+                    h162 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h138 = e_dlv_vector;
+                    h162 = e_dlv_vector;
                 end
-                h139 = 1'h0;
-                h140 = 1'h0;
-                h141 = 32'h0;
-                h141 = (e_error_code & w_vmcs_50[32-1:0]);
-                h142 = 1'h0;
-                h142 = 0;
+                h164 = 1'h0;
+                h165 = 1'h0;
+                h166 = 32'h0;
+                h166 = (e_error_code & w_vmcs_50[32-1:0]);
+                h167 = 1'h0;
+                h167 = 0;
                 if (w_vmcs_48[14]) begin
-                    h142 = 1;
+                    h167 = 1;
                 end
-                h143 = 1'h0;
-                h143 = 0;
+                h168 = 1'h0;
+                h168 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h143 = 1;
+                    h168 = 1;
                 end
-                if ((h141 == w_vmcs_58[32-1:0])) begin
-                    h140 = h142;
+                if ((h166 == w_vmcs_58[32-1:0])) begin
+                    h165 = h167;
                 end
                 else begin
-                    h140 = h143;
+                    h165 = h168;
                 end
-                h144 = 1'h0;
-                h145 = 32'h0;
-                h145 = w_vmcs_48[32-1:0];
-                h146 = 5'h0;
-                h146 = e_vector;
-                h144 = 0;
-                if (((e_vector != 2) && (((h145 >>> h146) & 1) == 1))) begin
-                    h144 = 1;
+                h169 = 1'h0;
+                h170 = 32'h0;
+                h170 = w_vmcs_48[32-1:0];
+                h171 = 5'h0;
+                h171 = e_vector;
+                h169 = 0;
+                if (((e_vector != 2) && (((h170 >>> h171) & 1) == 1))) begin
+                    h169 = 1;
                 end
                 if ((e_vector == 14)) begin
-                    h139 = h140;
+                    h164 = h165;
                 end
                 else begin
-                    h139 = h144;
+                    h164 = h169;
                 end
-                h147 = 3'h0;
+                h172 = 3'h0;
                 if ((e_injected != 0)) begin
-                    h147 = w_vmcs_68[11-1:8];
+                    h172 = w_vmcs_68[11-1:8];
                 end
                 else begin
-                    h147 = e_dlv_type;
+                    h172 = e_dlv_type;
                 end
-                h148 = 8'h0;
+                h173 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h148 = w_vmcs_68[8-1:0];
+                    h173 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h148 = e_dlv_vector;
+                    h173 = e_dlv_vector;
                 end
-                h149 = 64'h0;
-                h149 = (e_edx_eax & e_xss);
-                h150 = 64'h0;
-                h150 = (h149 & w_vmcs_30);
-                h151 = 64'h0;
-                h151 = (e_edx_eax & e_xss);
-                h152 = 64'h0;
-                h152 = (h151 & w_vmcs_30);
-                h153 = 64'h0;
-                h153 = w_vmcs_18;
-                h154 = 6'h0;
-                h155 = 32'h0;
-                h155 = e_func;
-                h154 = h155[6-1:0];
-                h156 = 64'h0;
-                h156 = (e_value ^ w_vmcs_c0);
-                h157 = 64'h0;
-                h157 = (h156 & w_vmcs_b0);
-                h158 = 64'h0;
-                h158 = (e_value ^ w_vmcs_c8);
-                h159 = 64'h0;
-                h159 = (h158 & w_vmcs_b8);
-                h162 = 64'h0;
-                h162 = w_vmcs_b0;
-                h163 = 64'h0;
-                h163 = e_value;
-                h164 = 64'h0;
-                h164 = w_vmcs_c0;
-                h165 = 3'h0;
-                h165 = (h163[4-1:1] ^ h164[4-1:1]);
-                h166 = 3'h0;
-                h166 = (h162[4-1:1] & h165);
-                h171 = 17'h0;
-                h171 = ({1'h0, e_port} + {14'h0, e_size});
-                h172 = 18'h0;
-                h172 = (({1'h0, h171} + 131072) - 1);
+                h193 = 64'h0;
+                h193 = (e_edx_eax & e_xss);
+                h194 = 64'h0;
+                h194 = (h193 & w_vmcs_30);
+                h196 = 64'h0;
+                h196 = (e_edx_eax & e_xss);
+                h197 = 64'h0;
+                h197 = (h196 & w_vmcs_30);
+                h199 = 64'h0;
+                h199 = w_vmcs_18;
+                h200 = 6'h0;
+                h201 = 32'h0;
+                h201 = e_func;
+                h200 = h201[6-1:0];
+                h203 = 64'h0;
+                h203 = (e_value ^ w_vmcs_c0);
+                h204 = 64'h0;
+                h204 = (h203 & w_vmcs_b0);
+                h207 = 64'h0;
+                h207 = (e_value ^ w_vmcs_c8);
+                h208 = 64'h0;
+                h208 = (h207 & w_vmcs_b8);
+                h216 = 64'h0;
+                h216 = w_vmcs_b0;
+                h217 = 64'h0;
+                h217 = e_value;
+                h218 = 64'h0;
+                h218 = w_vmcs_c0;
+                h219 = 3'h0;
+                h219 = (h217[4-1:1] ^ h218[4-1:1]);
+                h220 = 3'h0;
+                h220 = (h216[4-1:1] & h219);
+                h228 = 17'h0;
+                h228 = ({1'h0, e_port} + {14'h0, e_size});
+                h229 = 18'h0;
+                h229 = (({1'h0, h228} + 131072) - 1);
                 if ((e_kind == 4)) begin
                     status <= 1;
                     rec_reason <= 2;
@@ -1680,6 +1747,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h27 = 64'h0;
+                    h27 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h27[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 5)) begin
@@ -1692,6 +1762,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h28 = 64'h0;
+                    h28 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h28[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 6)) begin
@@ -1706,114 +1779,117 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h29 = 64'h0;
+                    h29 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h29[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 7)) begin
                     status <= 4;
                     rec_reason <= 9;
-                    h27 = 32'h0;
-                    h28 = 8'h0;
+                    h30 = 32'h0;
+                    h31 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h28 = w_vmcs_68[8-1:0];
+                        h31 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h28 = e_dlv_vector;
+                        h31 = e_dlv_vector;
                     end
-                    h29 = 32'h0;
-                    h29 = (32'h80000000 | {24'h0, h28});
-                    h30 = 3'h0;
+                    h32 = 32'h0;
+                    h32 = (32'h80000000 | {24'h0, h31});
+                    h33 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h30 = w_vmcs_68[11-1:8];
+                        h33 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h30 = e_dlv_type;
-                    end
-                    h31 = 32'h0;
-                    h31 = (h29 | {21'h0, h30, 8'h0});
-                    h32 = 1'h0;
-                    h33 = 1'h0;
-                    h33 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h33 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h32 = h33;
-                    end
-                    else begin
-                        h32 = e_dlv_ev;
+                        h33 = e_dlv_type;
                     end
                     h34 = 32'h0;
-                    h34 = (h31 | {20'h0, h32, 11'h0});
-                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
-                        h27 = h34;
-                    end
-                    else begin
-                        h27 = 0;
-                    end
-                    rec_idt_vectoring_info <= h27;
-                    h35 = 32'h0;
+                    h34 = (h32 | {21'h0, h33, 8'h0});
+                    h35 = 1'h0;
                     h36 = 1'h0;
-                    h37 = 1'h0;
-                    h37 = 0;
+                    h36 = 0;
                     if (w_vmcs_68[11]) begin
-                        h37 = 1;
+                        h36 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h36 = h37;
+                        h35 = h36;
                     end
                     else begin
-                        h36 = e_dlv_ev;
+                        h35 = e_dlv_ev;
                     end
+                    h37 = 32'h0;
+                    h37 = (h34 | {20'h0, h35, 11'h0});
+                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h30 = h37;
+                    end
+                    else begin
+                        h30 = 0;
+                    end
+                    rec_idt_vectoring_info <= h30;
                     h38 = 32'h0;
+                    h39 = 1'h0;
+                    h40 = 1'h0;
+                    h40 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h40 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h38 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h38 = e_dlv_error_code;
-                    end
-                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h36 != 0))) begin
-                        h35 = h38;
-                    end
-                    else begin
-                        h35 = 0;
-                    end
-                    rec_idt_vectoring_error <= h35;
-                    h39 = 32'h0;
-                    h40 = 32'h0;
-                    h41 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h41 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h41 = e_dlv_type;
-                    end
-                    h42 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h42 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h42 = e_dlv_type;
-                    end
-                    h43 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h43 = w_vmcs_78[32-1:0];
-                    end
-                    else begin
-                        h43 = {28'h0, e_ilen};
-                    end
-                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h41 >= 4)) && (h42 <= 6))) begin
-                        h40 = h43;
-                    end
-                    else begin
-                        h40 = 0;
-                    end
-                    if ((e_ts_from != 3)) begin
-                        h39 = {28'h0, e_ilen};
-                    end
-                    else begin
                         h39 = h40;
                     end
-                    rec_instr_len <= h39[4-1:0];
+                    else begin
+                        h39 = e_dlv_ev;
+                    end
+                    h41 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h41 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h41 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h39 != 0))) begin
+                        h38 = h41;
+                    end
+                    else begin
+                        h38 = 0;
+                    end
+                    rec_idt_vectoring_error <= h38;
+                    h42 = 32'h0;
+                    h43 = 32'h0;
+                    h44 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h44 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h44 = e_dlv_type;
+                    end
+                    h45 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h45 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h45 = e_dlv_type;
+                    end
+                    h46 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h46 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h46 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h44 >= 4)) && (h45 <= 6))) begin
+                        h43 = h46;
+                    end
+                    else begin
+                        h43 = 0;
+                    end
+                    if ((e_ts_from != 3)) begin
+                        h42 = {28'h0, e_ilen};
+                    end
+                    else begin
+                        h42 = h43;
+                    end
+                    rec_instr_len <= h42[4-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_ts_selector;
                     v_wide[32-1:30] = e_ts_from;
@@ -1821,6 +1897,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h47 = 64'h0;
+                    h47 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h47[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 8)) begin
@@ -1833,6 +1912,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h48 = 64'h0;
+                    h48 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h48[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 9)) begin
@@ -1845,6 +1927,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h49 = 64'h0;
+                    h49 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h49[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 11)) begin
@@ -1857,6 +1942,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h50 = 64'h0;
+                    h50 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h50[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 40)) begin
@@ -1869,6 +1957,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h51 = 64'h0;
+                    h51 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h51[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 26)) begin
@@ -1881,6 +1972,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h52 = 64'h0;
+                    h52 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h52[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 27)) begin
@@ -1893,6 +1987,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h53 = 64'h0;
+                    h53 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h53[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 16)) begin
@@ -1905,6 +2002,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h54 = 64'h0;
+                    h54 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h54[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 17)) begin
@@ -1917,6 +2017,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h55 = 64'h0;
+                    h55 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h55[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 18)) begin
@@ -1929,6 +2032,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h56 = 64'h0;
+                    h56 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h56[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 19)) begin
@@ -1941,6 +2047,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h57 = 64'h0;
+                    h57 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h57[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 20)) begin
@@ -1953,6 +2062,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h58 = 64'h0;
+                    h58 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h58[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 22)) begin
@@ -1965,6 +2077,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h59 = 64'h0;
+                    h59 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h59[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 24)) begin
@@ -1977,6 +2092,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h60 = 64'h0;
+                    h60 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h60[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 25)) begin
@@ -1989,9 +2107,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h61 = 64'h0;
+                    h61 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h61[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h44[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
+                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h63[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
                     status <= 19;
                     rec_reason <= 23;
                     rec_idt_vectoring_info <= 0;
@@ -2001,9 +2122,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h62 = 64'h0;
+                    h62 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h62[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h45[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
+                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h65[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
                     status <= 20;
                     rec_reason <= 25;
                     rec_idt_vectoring_info <= 0;
@@ -2013,448 +2137,460 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h64 = 64'h0;
+                    h64 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h64[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h71 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h92 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
                     status <= 21;
                     rec_reason <= 0;
-                    h46 = 32'h0;
-                    h47 = 8'h0;
+                    h66 = 32'h0;
+                    h67 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h47 = w_vmcs_68[8-1:0];
+                        h67 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h47 = e_dlv_vector;
-                    end
-                    h48 = 32'h0;
-                    h48 = (32'h80000000 | {24'h0, h47});
-                    h49 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h49 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h49 = e_dlv_type;
-                    end
-                    h50 = 32'h0;
-                    h50 = (h48 | {21'h0, h49, 8'h0});
-                    h51 = 1'h0;
-                    h52 = 1'h0;
-                    h52 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h52 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h51 = h52;
-                    end
-                    else begin
-                        h51 = e_dlv_ev;
-                    end
-                    h53 = 32'h0;
-                    h53 = (h50 | {20'h0, h51, 11'h0});
-                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
-                        h46 = h53;
-                    end
-                    else begin
-                        h46 = 0;
-                    end
-                    rec_idt_vectoring_info <= h46;
-                    h54 = 32'h0;
-                    h55 = 1'h0;
-                    h56 = 1'h0;
-                    h56 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h56 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h55 = h56;
-                    end
-                    else begin
-                        h55 = e_dlv_ev;
-                    end
-                    h57 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h57 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h57 = e_dlv_error_code;
-                    end
-                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h55 != 0))) begin
-                        h54 = h57;
-                    end
-                    else begin
-                        h54 = 0;
-                    end
-                    rec_idt_vectoring_error <= h54;
-                    h58 = 32'h0;
-                    h59 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h59 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h59 = e_dlv_type;
-                    end
-                    h60 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h60 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h60 = e_dlv_type;
-                    end
-                    h61 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h61 = w_vmcs_78[32-1:0];
-                    end
-                    else begin
-                        h61 = {28'h0, e_ilen};
-                    end
-                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h59 >= 4)) && (h60 <= 6))) begin
-                        h58 = h61;
-                    end
-                    else begin
-                        h58 = 0;
-                    end
-                    rec_instr_len <= h58[4-1:0];
-                    rec_qualification <= e_address;
-                    rec_guest_linear <= 0;
-                    h62 = 1'h0;
-                    h62 = 0;
-                    if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h62 = 1;
-                    end
-                    h63 = 32'h0;
-                    h63 = (32'h80000000 | {19'h0, h62, 12'h0});
-                    h64 = 1'h0;
-                    h64 = 0;
-                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
-                        h64 = 1;
-                    end
-                    h65 = 32'h0;
-                    h65 = (h63 | {20'h0, h64, 11'h0});
-                    h66 = 3'h0;
-                    h67 = 3'h0;
-                    if ((e_vector == 1)) begin
-                        h67 = 5;
-                    end
-                    else begin
-                        h67 = 6;
-                    end
-                    if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
-                        h66 = 3;
-                    end
-                    else begin
-                        h66 = h67;
+                        h67 = e_dlv_vector;
                     end
                     h68 = 32'h0;
-                    h68 = (h65 | {21'h0, h66, 8'h0});
-                    h69 = 32'h0;
-                    h69 = (h68 | {27'h0, e_vector});
-                    rec_exit_intr_info <= h69;
+                    h68 = (32'h80000000 | {24'h0, h67});
+                    h69 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h69 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h69 = e_dlv_type;
+                    end
                     h70 = 32'h0;
-                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
-                        h70 = e_error_code;
-                    end
-                    else begin
-                        h70 = 0;
-                    end
-                    rec_exit_intr_error <= h70;
-                    st <= 6'b101100;
-                end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h97 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
-                    status <= 22;
-                    rec_reason <= 0;
-                    h72 = 32'h0;
-                    h73 = 8'h0;
-                    if ((e_injected != 0)) begin
-                        h73 = w_vmcs_68[8-1:0];
-                    end
-                    else begin
-                        h73 = e_dlv_vector;
-                    end
-                    h74 = 32'h0;
-                    h74 = (32'h80000000 | {24'h0, h73});
-                    h75 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h75 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h75 = e_dlv_type;
-                    end
-                    h76 = 32'h0;
-                    h76 = (h74 | {21'h0, h75, 8'h0});
-                    h77 = 1'h0;
-                    h78 = 1'h0;
-                    h78 = 0;
+                    h70 = (h68 | {21'h0, h69, 8'h0});
+                    h71 = 1'h0;
+                    h72 = 1'h0;
+                    h72 = 0;
                     if (w_vmcs_68[11]) begin
-                        h78 = 1;
+                        h72 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h77 = h78;
+                        h71 = h72;
                     end
                     else begin
-                        h77 = e_dlv_ev;
+                        h71 = e_dlv_ev;
                     end
-                    h79 = 32'h0;
-                    h79 = (h76 | {20'h0, h77, 11'h0});
+                    h73 = 32'h0;
+                    h73 = (h70 | {20'h0, h71, 11'h0});
                     if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
-                        h72 = h79;
+                        h66 = h73;
                     end
                     else begin
-                        h72 = 0;
+                        h66 = 0;
                     end
-                    rec_idt_vectoring_info <= h72;
-                    h80 = 32'h0;
-                    h81 = 1'h0;
-                    h82 = 1'h0;
-                    h82 = 0;
+                    rec_idt_vectoring_info <= h66;
+                    h74 = 32'h0;
+                    h75 = 1'h0;
+                    h76 = 1'h0;
+                    h76 = 0;
                     if (w_vmcs_68[11]) begin
-                        h82 = 1;
+                        h76 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h81 = h82;
+                        h75 = h76;
                     end
                     else begin
-                        h81 = e_dlv_ev;
+                        h75 = e_dlv_ev;
                     end
-                    h83 = 32'h0;
+                    h77 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h83 = w_vmcs_70[32-1:0];
+                        h77 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h83 = e_dlv_error_code;
+                        h77 = e_dlv_error_code;
                     end
-                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h81 != 0))) begin
-                        h80 = h83;
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h75 != 0))) begin
+                        h74 = h77;
                     end
                     else begin
-                        h80 = 0;
+                        h74 = 0;
                     end
-                    rec_idt_vectoring_error <= h80;
-                    h84 = 32'h0;
-                    h85 = 3'h0;
+                    rec_idt_vectoring_error <= h74;
+                    h78 = 32'h0;
+                    h79 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h85 = w_vmcs_68[11-1:8];
+                        h79 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h85 = e_dlv_type;
+                        h79 = e_dlv_type;
                     end
-                    h86 = 3'h0;
+                    h80 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h86 = w_vmcs_68[11-1:8];
+                        h80 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h86 = e_dlv_type;
+                        h80 = e_dlv_type;
                     end
-                    h87 = 32'h0;
+                    h81 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h87 = w_vmcs_78[32-1:0];
+                        h81 = w_vmcs_78[32-1:0];
                     end
                     else begin
-                        h87 = {28'h0, e_ilen};
+                        h81 = {28'h0, e_ilen};
                     end
-                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h85 >= 4)) && (h86 <= 6))) begin
-                        h84 = h87;
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h79 >= 4)) && (h80 <= 6))) begin
+                        h78 = h81;
                     end
                     else begin
-                        h84 = 0;
+                        h78 = 0;
                     end
-                    rec_instr_len <= h84[4-1:0];
+                    rec_instr_len <= h78[4-1:0];
                     rec_qualification <= e_address;
                     rec_guest_linear <= 0;
-                    h88 = 1'h0;
-                    h88 = 0;
+                    h82 = 1'h0;
+                    h82 = 0;
                     if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h88 = 1;
+                        h82 = 1;
                     end
-                    h89 = 32'h0;
-                    h89 = (32'h80000000 | {19'h0, h88, 12'h0});
-                    h90 = 1'h0;
-                    h90 = 0;
+                    h83 = 32'h0;
+                    h83 = (32'h80000000 | {19'h0, h82, 12'h0});
+                    h84 = 1'h0;
+                    h84 = 0;
                     if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
-                        h90 = 1;
+                        h84 = 1;
                     end
-                    h91 = 32'h0;
-                    h91 = (h89 | {20'h0, h90, 11'h0});
-                    h92 = 3'h0;
-                    h93 = 3'h0;
+                    h85 = 32'h0;
+                    h85 = (h83 | {20'h0, h84, 11'h0});
+                    h86 = 3'h0;
+                    h87 = 3'h0;
                     if ((e_vector == 1)) begin
-                        h93 = 5;
+                        h87 = 5;
                     end
                     else begin
-                        h93 = 6;
+                        h87 = 6;
                     end
                     if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
-                        h92 = 3;
+                        h86 = 3;
                     end
                     else begin
-                        h92 = h93;
+                        h86 = h87;
                     end
-                    h94 = 32'h0;
-                    h94 = (h91 | {21'h0, h92, 8'h0});
-                    h95 = 32'h0;
-                    h95 = (h94 | {27'h0, e_vector});
-                    rec_exit_intr_info <= h95;
-                    h96 = 32'h0;
+                    h88 = 32'h0;
+                    h88 = (h85 | {21'h0, h86, 8'h0});
+                    h89 = 32'h0;
+                    h89 = (h88 | {27'h0, e_vector});
+                    rec_exit_intr_info <= h89;
+                    h90 = 32'h0;
                     if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
-                        h96 = e_error_code;
+                        h90 = e_error_code;
                     end
                     else begin
-                        h96 = 0;
+                        h90 = 0;
                     end
-                    rec_exit_intr_error <= h96;
+                    rec_exit_intr_error <= h90;
+                    h91 = 64'h0;
+                    h91 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h91[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h124 >>> h125) & 1) == 1))) begin
-                    status <= 23;
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h119 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
+                    status <= 22;
                     rec_reason <= 0;
-                    h98 = 32'h0;
-                    h99 = 8'h0;
+                    h93 = 32'h0;
+                    h94 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h99 = w_vmcs_68[8-1:0];
+                        h94 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h99 = e_dlv_vector;
+                        h94 = e_dlv_vector;
+                    end
+                    h95 = 32'h0;
+                    h95 = (32'h80000000 | {24'h0, h94});
+                    h96 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h96 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h96 = e_dlv_type;
+                    end
+                    h97 = 32'h0;
+                    h97 = (h95 | {21'h0, h96, 8'h0});
+                    h98 = 1'h0;
+                    h99 = 1'h0;
+                    h99 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h99 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h98 = h99;
+                    end
+                    else begin
+                        h98 = e_dlv_ev;
                     end
                     h100 = 32'h0;
-                    h100 = (32'h80000000 | {24'h0, h99});
-                    h101 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h101 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h101 = e_dlv_type;
-                    end
-                    h102 = 32'h0;
-                    h102 = (h100 | {21'h0, h101, 8'h0});
-                    h103 = 1'h0;
-                    h104 = 1'h0;
-                    h104 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h104 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h103 = h104;
-                    end
-                    else begin
-                        h103 = e_dlv_ev;
-                    end
-                    h105 = 32'h0;
-                    h105 = (h102 | {20'h0, h103, 11'h0});
+                    h100 = (h97 | {20'h0, h98, 11'h0});
                     if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
-                        h98 = h105;
+                        h93 = h100;
                     end
                     else begin
-                        h98 = 0;
+                        h93 = 0;
                     end
-                    rec_idt_vectoring_info <= h98;
-                    h106 = 32'h0;
-                    h107 = 1'h0;
-                    h108 = 1'h0;
-                    h108 = 0;
+                    rec_idt_vectoring_info <= h93;
+                    h101 = 32'h0;
+                    h102 = 1'h0;
+                    h103 = 1'h0;
+                    h103 = 0;
                     if (w_vmcs_68[11]) begin
-                        h108 = 1;
+                        h103 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h107 = h108;
+                        h102 = h103;
                     end
                     else begin
-                        h107 = e_dlv_ev;
+                        h102 = e_dlv_ev;
                     end
-                    h109 = 32'h0;
+                    h104 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h109 = w_vmcs_70[32-1:0];
+                        h104 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h109 = e_dlv_error_code;
+                        h104 = e_dlv_error_code;
                     end
-                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h107 != 0))) begin
-                        h106 = h109;
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h102 != 0))) begin
+                        h101 = h104;
                     end
                     else begin
-                        h106 = 0;
+                        h101 = 0;
                     end
-                    rec_idt_vectoring_error <= h106;
-                    h110 = 32'h0;
-                    h111 = 32'h0;
-                    h112 = 3'h0;
+                    rec_idt_vectoring_error <= h101;
+                    h105 = 32'h0;
+                    h106 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h112 = w_vmcs_68[11-1:8];
+                        h106 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h112 = e_dlv_type;
+                        h106 = e_dlv_type;
                     end
-                    h113 = 3'h0;
+                    h107 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h113 = w_vmcs_68[11-1:8];
+                        h107 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h113 = e_dlv_type;
+                        h107 = e_dlv_type;
                     end
-                    h114 = 32'h0;
+                    h108 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h114 = w_vmcs_78[32-1:0];
+                        h108 = w_vmcs_78[32-1:0];
                     end
                     else begin
-                        h114 = {28'h0, e_ilen};
+                        h108 = {28'h0, e_ilen};
                     end
-                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h112 >= 4)) && (h113 <= 6))) begin
-                        h111 = h114;
-                    end
-                    else begin
-                        h111 = 0;
-                    end
-                    if (((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) begin
-                        h110 = {28'h0, e_ilen};
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h106 >= 4)) && (h107 <= 6))) begin
+                        h105 = h108;
                     end
                     else begin
-                        h110 = h111;
+                        h105 = 0;
                     end
-                    rec_instr_len <= h110[4-1:0];
-                    rec_qualification <= 0;
+                    rec_instr_len <= h105[4-1:0];
+                    rec_qualification <= e_address;
                     rec_guest_linear <= 0;
-                    h115 = 1'h0;
-                    h115 = 0;
+                    h109 = 1'h0;
+                    h109 = 0;
                     if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h115 = 1;
+                        h109 = 1;
                     end
-                    h116 = 32'h0;
-                    h116 = (32'h80000000 | {19'h0, h115, 12'h0});
-                    h117 = 1'h0;
-                    h117 = 0;
+                    h110 = 32'h0;
+                    h110 = (32'h80000000 | {19'h0, h109, 12'h0});
+                    h111 = 1'h0;
+                    h111 = 0;
                     if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
-                        h117 = 1;
+                        h111 = 1;
                     end
-                    h118 = 32'h0;
-                    h118 = (h116 | {20'h0, h117, 11'h0});
-                    h119 = 3'h0;
-                    h120 = 3'h0;
+                    h112 = 32'h0;
+                    h112 = (h110 | {20'h0, h111, 11'h0});
+                    h113 = 3'h0;
+                    h114 = 3'h0;
                     if ((e_vector == 1)) begin
-                        h120 = 5;
+                        h114 = 5;
                     end
                     else begin
-                        h120 = 6;
+                        h114 = 6;
                     end
                     if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
-                        h119 = 3;
+                        h113 = 3;
                     end
                     else begin
-                        h119 = h120;
+                        h113 = h114;
                     end
-                    h121 = 32'h0;
-                    h121 = (h118 | {21'h0, h119, 8'h0});
-                    h122 = 32'h0;
-                    h122 = (h121 | {27'h0, e_vector});
-                    rec_exit_intr_info <= h122;
-                    h123 = 32'h0;
+                    h115 = 32'h0;
+                    h115 = (h112 | {21'h0, h113, 8'h0});
+                    h116 = 32'h0;
+                    h116 = (h115 | {27'h0, e_vector});
+                    rec_exit_intr_info <= h116;
+                    h117 = 32'h0;
                     if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
-                        h123 = e_error_code;
+                        h117 = e_error_code;
                     end
                     else begin
-                        h123 = 0;
+                        h117 = 0;
                     end
-                    rec_exit_intr_error <= h123;
+                    rec_exit_intr_error <= h117;
+                    h118 = 64'h0;
+                    h118 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h118[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (!(h126 != 0))) && ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h134 == 3)) && ((((h135 == 0) || ((h136 >= 10) && (h137 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h138 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcs_48[8])) begin
+                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h147 >>> h148) & 1) == 1))) begin
+                    status <= 23;
+                    rec_reason <= 0;
+                    h120 = 32'h0;
+                    h121 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h121 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h121 = e_dlv_vector;
+                    end
+                    h122 = 32'h0;
+                    h122 = (32'h80000000 | {24'h0, h121});
+                    h123 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h123 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h123 = e_dlv_type;
+                    end
+                    h124 = 32'h0;
+                    h124 = (h122 | {21'h0, h123, 8'h0});
+                    h125 = 1'h0;
+                    h126 = 1'h0;
+                    h126 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h126 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h125 = h126;
+                    end
+                    else begin
+                        h125 = e_dlv_ev;
+                    end
+                    h127 = 32'h0;
+                    h127 = (h124 | {20'h0, h125, 11'h0});
+                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h120 = h127;
+                    end
+                    else begin
+                        h120 = 0;
+                    end
+                    rec_idt_vectoring_info <= h120;
+                    h128 = 32'h0;
+                    h129 = 1'h0;
+                    h130 = 1'h0;
+                    h130 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h130 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h129 = h130;
+                    end
+                    else begin
+                        h129 = e_dlv_ev;
+                    end
+                    h131 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h131 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h131 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h129 != 0))) begin
+                        h128 = h131;
+                    end
+                    else begin
+                        h128 = 0;
+                    end
+                    rec_idt_vectoring_error <= h128;
+                    h132 = 32'h0;
+                    h133 = 32'h0;
+                    h134 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h134 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h134 = e_dlv_type;
+                    end
+                    h135 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h135 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h135 = e_dlv_type;
+                    end
+                    h136 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h136 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h136 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h134 >= 4)) && (h135 <= 6))) begin
+                        h133 = h136;
+                    end
+                    else begin
+                        h133 = 0;
+                    end
+                    if (((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) begin
+                        h132 = {28'h0, e_ilen};
+                    end
+                    else begin
+                        h132 = h133;
+                    end
+                    rec_instr_len <= h132[4-1:0];
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    h137 = 1'h0;
+                    h137 = 0;
+                    if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
+                        h137 = 1;
+                    end
+                    h138 = 32'h0;
+                    h138 = (32'h80000000 | {19'h0, h137, 12'h0});
+                    h139 = 1'h0;
+                    h139 = 0;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h139 = 1;
+                    end
+                    h140 = 32'h0;
+                    h140 = (h138 | {20'h0, h139, 11'h0});
+                    h141 = 3'h0;
+                    h142 = 3'h0;
+                    if ((e_vector == 1)) begin
+                        h142 = 5;
+                    end
+                    else begin
+                        h142 = 6;
+                    end
+                    if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
+                        h141 = 3;
+                    end
+                    else begin
+                        h141 = h142;
+                    end
+                    h143 = 32'h0;
+                    h143 = (h140 | {21'h0, h141, 8'h0});
+                    h144 = 32'h0;
+                    h144 = (h143 | {27'h0, e_vector});
+                    rec_exit_intr_info <= h144;
+                    h145 = 32'h0;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h145 = e_error_code;
+                    end
+                    else begin
+                        h145 = 0;
+                    end
+                    rec_exit_intr_error <= h145;
+                    h146 = 64'h0;
+                    h146 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h146[32-1:0];
+                    st <= 6'b101100;
+                end
+                else if (((((e_kind == 3) && (!(h150 != 0))) && ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h158 == 3)) && ((((h159 == 0) || ((h160 >= 10) && (h161 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h162 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcs_48[8])) begin
                     status <= 24;
                     rec_reason <= 0;
                     rec_idt_vectoring_info <= 0;
@@ -2464,9 +2600,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 32'h80000b08;
                     rec_exit_intr_error <= 0;
+                    h149 = 64'h0;
+                    h149 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h149[32-1:0];
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 3) && (!(h139 != 0))) && (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h147 == 3)) && (h148 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14))))) begin
+                else if ((((e_kind == 3) && (!(h164 != 0))) && (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h172 == 3)) && (h173 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14))))) begin
                     status <= 25;
                     rec_reason <= 2;
                     rec_idt_vectoring_info <= 0;
@@ -2476,6 +2615,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h163 = 64'h0;
+                    h163 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h163[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 2) && w_vmcs_38[3])) begin
@@ -2488,6 +2630,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 32'h80000202;
                     rec_exit_intr_error <= 0;
+                    h174 = 64'h0;
+                    h174 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h174[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 1) && w_vmcs_38[0])) begin
@@ -2500,6 +2645,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h175 = 64'h0;
+                    h175 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h175[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((((((e_kind == 55) && (!w_vmcs_68[31])) && w_vmcs_40[22]) && w_vmcs_38[5]) && (!w_vmcs_a8[3])) && (!w_vmcs_a8[1])) && (!w_vmcs_a8[0]))) begin
@@ -2512,6 +2660,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h176 = 64'h0;
+                    h176 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h176[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((((((e_kind == 55) && (!w_vmcs_68[31])) && w_vmcs_40[2]) && w_vmcs_100[9]) && (!w_vmcs_a8[0])) && (!w_vmcs_a8[1]))) begin
@@ -2524,6 +2675,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h177 = 64'h0;
+                    h177 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h177[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 10) && w_vmcs_40[7])) begin
@@ -2536,6 +2690,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h178 = 64'h0;
+                    h178 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h178[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 12) && w_vmcs_40[9])) begin
@@ -2548,6 +2705,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h179 = 64'h0;
+                    h179 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h179[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 43) && (w_vmcs_40[31] && w_vmcs_80[12])) && w_vmcs_40[9])) begin
@@ -2560,6 +2720,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h180 = 64'h0;
+                    h180 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h180[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 13) && w_vmcs_40[11])) begin
@@ -2572,6 +2735,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h181 = 64'h0;
+                    h181 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h181[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 14) && w_vmcs_40[12])) begin
@@ -2584,6 +2750,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h182 = 64'h0;
+                    h182 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h182[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 15) && w_vmcs_40[12]) && (w_vmcs_40[31] && w_vmcs_80[3]))) begin
@@ -2596,6 +2765,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h183 = 64'h0;
+                    h183 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h183[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 36) && w_vmcs_40[10])) begin
@@ -2610,6 +2782,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h184 = 64'h0;
+                    h184 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h184[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 37) && w_vmcs_40[29])) begin
@@ -2622,6 +2797,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h185 = 64'h0;
+                    h185 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h185[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 38) && w_vmcs_40[30])) begin
@@ -2634,6 +2812,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h186 = 64'h0;
+                    h186 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h186[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 39) && (w_vmcs_40[31] && w_vmcs_80[6]))) begin
@@ -2646,6 +2827,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h187 = 64'h0;
+                    h187 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h187[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 41) && (w_vmcs_40[31] && w_vmcs_80[11]))) begin
@@ -2658,6 +2842,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h188 = 64'h0;
+                    h188 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h188[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 42) && (w_vmcs_40[31] && w_vmcs_80[16]))) begin
@@ -2670,6 +2857,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h189 = 64'h0;
+                    h189 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h189[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((((e_kind == 44) || (e_kind == 45)) || (e_kind == 46)) || (e_kind == 47)) && (w_vmcs_40[31] && w_vmcs_80[2]))) begin
@@ -2682,6 +2872,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h190 = 64'h0;
+                    h190 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h190[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((((e_kind == 48) || (e_kind == 49)) || (e_kind == 50)) || (e_kind == 51)) && (w_vmcs_40[31] && w_vmcs_80[2]))) begin
@@ -2694,9 +2887,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h191 = 64'h0;
+                    h191 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h191[32-1:0];
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h150 != 0))) begin
+                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h194 != 0))) begin
                     status <= 44;
                     rec_reason <= 63;
                     rec_idt_vectoring_info <= 0;
@@ -2706,9 +2902,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h192 = 64'h0;
+                    h192 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h192[32-1:0];
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h152 != 0))) begin
+                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h197 != 0))) begin
                     status <= 45;
                     rec_reason <= 64;
                     rec_idt_vectoring_info <= 0;
@@ -2718,9 +2917,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h195 = 64'h0;
+                    h195 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h195[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_80[13])) && (e_func < 64)) && (!(((h153 >>> h154) & 1) == 1)))) begin
+                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_80[13])) && (e_func < 64)) && (!(((h199 >>> h200) & 1) == 1)))) begin
                     status <= 46;
                     rec_reason <= 59;
                     rec_idt_vectoring_info <= 0;
@@ -2730,9 +2932,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h198 = 64'h0;
+                    h198 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h198[32-1:0];
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 28) && (e_cr == 0)) && (h157 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 0)) && (h204 != 0))) begin
                     status <= 47;
                     rec_reason <= 28;
                     rec_idt_vectoring_info <= 0;
@@ -2746,6 +2951,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h202 = 64'h0;
+                    h202 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h202[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((((e_kind == 28) && (e_cr == 3)) && w_vmcs_40[15]) && (!(((((w_vmcs_60[32-1:0] > 0) && (e_value == w_vmcs_d0)) || ((w_vmcs_60[32-1:0] > 1) && (e_value == w_vmcs_d8))) || ((w_vmcs_60[32-1:0] > 2) && (e_value == w_vmcs_e0))) || ((w_vmcs_60[32-1:0] > 3) && (e_value == w_vmcs_e8)))))) begin
@@ -2762,9 +2970,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h205 = 64'h0;
+                    h205 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h205[32-1:0];
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 28) && (e_cr == 4)) && (h159 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 4)) && (h208 != 0))) begin
                     status <= 49;
                     rec_reason <= 28;
                     rec_idt_vectoring_info <= 0;
@@ -2778,6 +2989,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h206 = 64'h0;
+                    h206 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h206[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 28) && (e_cr == 8)) && w_vmcs_40[19])) begin
@@ -2794,6 +3008,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h209 = 64'h0;
+                    h209 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h209[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 29) && (e_cr == 3)) && w_vmcs_40[16])) begin
@@ -2810,6 +3027,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h210 = 64'h0;
+                    h210 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h210[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 29) && (e_cr == 8)) && w_vmcs_40[20])) begin
@@ -2826,6 +3046,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h211 = 64'h0;
+                    h211 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h211[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 30) && w_vmcs_b0[3]) && w_vmcs_c0[3])) begin
@@ -2841,9 +3064,12 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h212 = 64'h0;
+                    h212 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h212[32-1:0];
                     st <= 6'b101100;
                 end
-                else if (((e_kind == 31) && (((w_vmcs_b0[0] && e_value[0]) && (!w_vmcs_c0[0])) || (h166 != 0)))) begin
+                else if (((e_kind == 31) && (((w_vmcs_b0[0] && e_value[0]) && (!w_vmcs_c0[0])) || (h220 != 0)))) begin
                     status <= 54;
                     rec_reason <= 28;
                     rec_idt_vectoring_info <= 0;
@@ -2853,20 +3079,23 @@ always @(posedge clk) begin: fsm
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 3;
                     v_wide[7-1:6] = e_lmsw_mem;
-                    h160 = 64'h0;
-                    h160 = e_value;
-                    v_wide[32-1:16] = h160[16-1:0];
+                    h213 = 64'h0;
+                    h213 = e_value;
+                    v_wide[32-1:16] = h213[16-1:0];
                     rec_qualification <= v_wide[64-1:0];
-                    h161 = 64'h0;
+                    h214 = 64'h0;
                     if ((e_lmsw_mem != 0)) begin
-                        h161 = e_address;
+                        h214 = e_address;
                     end
                     else begin
-                        h161 = 0;
+                        h214 = 0;
                     end
-                    rec_guest_linear <= h161;
+                    rec_guest_linear <= h214;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h215 = 64'h0;
+                    h215 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h215[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 32) && w_vmcs_40[23])) begin
@@ -2883,6 +3112,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h221 = 64'h0;
+                    h221 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h221[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 33) && (!w_vmcs_40[25])) && w_vmcs_40[24])) begin
@@ -2892,53 +3124,59 @@ always @(posedge clk) begin: fsm
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h167 = 4'h0;
-                    h167 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h167[3-1:0];
+                    h222 = 4'h0;
+                    h222 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h222[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h168 = 64'h0;
+                    h223 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h168 = e_address;
+                        h223 = e_address;
                     end
                     else begin
-                        h168 = 0;
+                        h223 = 0;
                     end
-                    rec_guest_linear <= h168;
+                    rec_guest_linear <= h223;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h224 = 64'h0;
+                    h224 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h224[32-1:0];
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h172[17-1:0] > 65535))) begin
+                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h229[17-1:0] > 65535))) begin
                     status <= 57;
                     rec_reason <= 30;
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h169 = 4'h0;
-                    h169 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h169[3-1:0];
+                    h225 = 4'h0;
+                    h225 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h225[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h170 = 64'h0;
+                    h226 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h170 = e_address;
+                        h226 = e_address;
                     end
                     else begin
-                        h170 = 0;
+                        h226 = 0;
                     end
-                    rec_guest_linear <= h170;
+                    rec_guest_linear <= h226;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h227 = 64'h0;
+                    h227 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h227[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 33) && w_vmcs_40[25]) && ((b_io_a != 0) || (b_io_b != 0)))) begin
@@ -2948,37 +3186,40 @@ always @(posedge clk) begin: fsm
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h173 = 4'h0;
-                    h173 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h173[3-1:0];
+                    h230 = 4'h0;
+                    h230 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h230[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h174 = 64'h0;
+                    h231 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h174 = e_address;
+                        h231 = e_address;
                     end
                     else begin
-                        h174 = 0;
+                        h231 = 0;
                     end
-                    rec_guest_linear <= h174;
+                    rec_guest_linear <= h231;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h232 = 64'h0;
+                    h232 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h232[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 34) || (e_kind == 35)) && (!w_vmcs_40[28]))) begin
                     status <= 59;
-                    h175 = 6'h0;
+                    h233 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h175 = 31;
+                        h233 = 31;
                     end
                     else begin
-                        h175 = 32;
+                        h233 = 32;
                     end
-                    rec_reason <= {10'h0, h175};
+                    rec_reason <= {10'h0, h233};
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
@@ -2986,18 +3227,21 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h234 = 64'h0;
+                    h234 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h234[32-1:0];
                     st <= 6'b101100;
                 end
                 else if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (!(e_msr <= 8191))) && (!((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))))) begin
                     status <= 60;
-                    h176 = 6'h0;
+                    h235 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h176 = 31;
+                        h235 = 31;
                     end
                     else begin
-                        h176 = 32;
+                        h235 = 32;
                     end
-                    rec_reason <= {10'h0, h176};
+                    rec_reason <= {10'h0, h235};
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
@@ -3005,18 +3249,21 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h236 = 64'h0;
+                    h236 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h236[32-1:0];
                     st <= 6'b101100;
                 end
                 else if (((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (b_msr_bit != 0))) begin
                     status <= 61;
-                    h177 = 6'h0;
+                    h237 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h177 = 31;
+                        h237 = 31;
                     end
                     else begin
-                        h177 = 32;
+                        h237 = 32;
                     end
-                    rec_reason <= {10'h0, h177};
+                    rec_reason <= {10'h0, h237};
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
@@ -3024,6 +3271,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h238 = 64'h0;
+                    h238 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h238[32-1:0];
                     st <= 6'b101100;
                 end
                 else begin
@@ -3036,19 +3286,20 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
-                    st <= 6'b110100;
+                    rec_entry_intr_info <= 0;
+                    st <= 6'b110101;
                 end
             end
             6'b101100: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 104);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= {48'h0, rec_reason};
+                        m_wdata <= {32'h0, rec_entry_intr_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -3070,12 +3321,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= {32'h0, rec_idt_vectoring_info};
+                        m_wdata <= {48'h0, rec_reason};
                         pend <= 1'b1;
                     end
                     else begin
@@ -3097,12 +3348,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= {32'h0, rec_idt_vectoring_error};
+                        m_wdata <= {32'h0, rec_idt_vectoring_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -3124,12 +3375,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= {60'h0, rec_instr_len};
+                        m_wdata <= {32'h0, rec_idt_vectoring_error};
                         pend <= 1'b1;
                     end
                     else begin
@@ -3151,12 +3402,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= rec_qualification;
+                        m_wdata <= {60'h0, rec_instr_len};
                         pend <= 1'b1;
                     end
                     else begin
@@ -3178,12 +3429,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= rec_guest_linear;
+                        m_wdata <= rec_qualification;
                         pend <= 1'b1;
                     end
                     else begin
@@ -3205,12 +3456,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= {32'h0, rec_exit_intr_info};
+                        m_wdata <= rec_guest_linear;
                         pend <= 1'b1;
                     end
                     else begin
@@ -3232,12 +3483,12 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= {32'h0, rec_exit_intr_error};
+                        m_wdata <= {32'h0, rec_exit_intr_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -3255,6 +3506,33 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            6'b110100: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= {32'h0, rec_exit_intr_error};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 6'b110101;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 6'b110101;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_reason <= rec_reason;
@@ -3265,6 +3543,7 @@ always @(posedge clk) begin: fsm
                 o_r_guest_linear <= rec_guest_linear;
                 o_r_exit_intr_info <= rec_exit_intr_info;
                 o_r_exit_intr_error <= rec_exit_intr_error;
+                o_r_entry_intr_info <= rec_entry_intr_info;
                 done <= 1'b1;
                 st <= 6'b000000;
             end
@@ -3273,4 +3552,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion e655b1f1b1edf03d8ec6dd9f of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 b6d7ae464617075a311f2d3b152891e1984e849b32d5326a4940bf33f799bba9
+// virtspec conversion 4761209b32a6a5d8a678a705 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 651190a57ddeb9e8adc9a90e80077079baa34a0c55a3c31a08bfc436ecac6a85

@@ -66,7 +66,8 @@ entity intel_vmx_vmx_exits is
         o_r_qualification: out unsigned(63 downto 0);
         o_r_guest_linear: out unsigned(63 downto 0);
         o_r_exit_intr_info: out unsigned(31 downto 0);
-        o_r_exit_intr_error: out unsigned(31 downto 0)
+        o_r_exit_intr_error: out unsigned(31 downto 0);
+        o_r_entry_intr_info: out unsigned(31 downto 0)
     );
 end entity intel_vmx_vmx_exits;
 
@@ -125,6 +126,7 @@ type t_enum_S_1 is (
 	ST5,
 	ST6,
 	ST7,
+	ST8,
 	FINISH
 	);
 
@@ -140,6 +142,7 @@ signal bm_off: unsigned(5 downto 0);
 signal bm_span: unsigned(6 downto 0);
 signal bm_two: std_logic;
 signal pend: std_logic;
+signal rec_entry_intr_info: unsigned(31 downto 0);
 signal rec_exit_intr_error: unsigned(31 downto 0);
 signal rec_exit_intr_info: unsigned(31 downto 0);
 signal rec_guest_linear: unsigned(63 downto 0);
@@ -215,157 +218,218 @@ fsm: process (clk) is
     variable h24: unsigned(10 downto 0);
     variable h25: unsigned(53 downto 0);
     variable h26: unsigned(31 downto 0);
-    variable h44: unsigned(63 downto 0);
-    variable h45: unsigned(63 downto 0);
-    variable h71: unsigned(31 downto 0);
+    variable h63: unsigned(63 downto 0);
+    variable h65: unsigned(63 downto 0);
+    variable h92: unsigned(31 downto 0);
+    variable h119: unsigned(31 downto 0);
+    variable h147: unsigned(31 downto 0);
+    variable h148: unsigned(4 downto 0);
+    variable h150: unsigned(0 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(31 downto 0);
+    variable h153: unsigned(0 downto 0);
+    variable h154: unsigned(0 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(31 downto 0);
+    variable h157: unsigned(4 downto 0);
+    variable h158: unsigned(2 downto 0);
+    variable h159: unsigned(7 downto 0);
+    variable h160: unsigned(7 downto 0);
+    variable h161: unsigned(7 downto 0);
+    variable h162: unsigned(7 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(0 downto 0);
+    variable h166: unsigned(31 downto 0);
+    variable h167: unsigned(0 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(0 downto 0);
+    variable h170: unsigned(31 downto 0);
+    variable h171: unsigned(4 downto 0);
+    variable h172: unsigned(2 downto 0);
+    variable h173: unsigned(7 downto 0);
+    variable h193: unsigned(63 downto 0);
+    variable h194: unsigned(63 downto 0);
+    variable h196: unsigned(63 downto 0);
+    variable h197: unsigned(63 downto 0);
+    variable h199: unsigned(63 downto 0);
+    variable h200: unsigned(5 downto 0);
+    variable h201: unsigned(31 downto 0);
+    variable h203: unsigned(63 downto 0);
+    variable h204: unsigned(63 downto 0);
+    variable h207: unsigned(63 downto 0);
+    variable h208: unsigned(63 downto 0);
+    variable h216: unsigned(63 downto 0);
+    variable h217: unsigned(63 downto 0);
+    variable h218: unsigned(63 downto 0);
+    variable h219: unsigned(2 downto 0);
+    variable h220: unsigned(2 downto 0);
+    variable h228: unsigned(16 downto 0);
+    variable h229: unsigned(17 downto 0);
+    variable h27: unsigned(63 downto 0);
+    variable h28: unsigned(63 downto 0);
+    variable h29: unsigned(63 downto 0);
+    variable h30: unsigned(31 downto 0);
+    variable h31: unsigned(7 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(2 downto 0);
+    variable h34: unsigned(31 downto 0);
+    variable h35: unsigned(0 downto 0);
+    variable h36: unsigned(0 downto 0);
+    variable h37: unsigned(31 downto 0);
+    variable h38: unsigned(31 downto 0);
+    variable h39: unsigned(0 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(31 downto 0);
+    variable h42: unsigned(31 downto 0);
+    variable h43: unsigned(31 downto 0);
+    variable h44: unsigned(2 downto 0);
+    variable h45: unsigned(2 downto 0);
+    variable h46: unsigned(31 downto 0);
+    variable h47: unsigned(63 downto 0);
+    variable h48: unsigned(63 downto 0);
+    variable h49: unsigned(63 downto 0);
+    variable h50: unsigned(63 downto 0);
+    variable h51: unsigned(63 downto 0);
+    variable h52: unsigned(63 downto 0);
+    variable h53: unsigned(63 downto 0);
+    variable h54: unsigned(63 downto 0);
+    variable h55: unsigned(63 downto 0);
+    variable h56: unsigned(63 downto 0);
+    variable h57: unsigned(63 downto 0);
+    variable h58: unsigned(63 downto 0);
+    variable h59: unsigned(63 downto 0);
+    variable h60: unsigned(63 downto 0);
+    variable h61: unsigned(63 downto 0);
+    variable h62: unsigned(63 downto 0);
+    variable h64: unsigned(63 downto 0);
+    variable h66: unsigned(31 downto 0);
+    variable h67: unsigned(7 downto 0);
+    variable h68: unsigned(31 downto 0);
+    variable h69: unsigned(2 downto 0);
+    variable h70: unsigned(31 downto 0);
+    variable h71: unsigned(0 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(31 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(31 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(2 downto 0);
+    variable h80: unsigned(2 downto 0);
+    variable h81: unsigned(31 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(31 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(31 downto 0);
+    variable h86: unsigned(2 downto 0);
+    variable h87: unsigned(2 downto 0);
+    variable h88: unsigned(31 downto 0);
+    variable h89: unsigned(31 downto 0);
+    variable h90: unsigned(31 downto 0);
+    variable h91: unsigned(63 downto 0);
+    variable h93: unsigned(31 downto 0);
+    variable h94: unsigned(7 downto 0);
+    variable h95: unsigned(31 downto 0);
+    variable h96: unsigned(2 downto 0);
     variable h97: unsigned(31 downto 0);
+    variable h98: unsigned(0 downto 0);
+    variable h99: unsigned(0 downto 0);
+    variable h100: unsigned(31 downto 0);
+    variable h101: unsigned(31 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(31 downto 0);
+    variable h105: unsigned(31 downto 0);
+    variable h106: unsigned(2 downto 0);
+    variable h107: unsigned(2 downto 0);
+    variable h108: unsigned(31 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(31 downto 0);
+    variable h113: unsigned(2 downto 0);
+    variable h114: unsigned(2 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(31 downto 0);
+    variable h117: unsigned(31 downto 0);
+    variable h118: unsigned(63 downto 0);
+    variable h120: unsigned(31 downto 0);
+    variable h121: unsigned(7 downto 0);
+    variable h122: unsigned(31 downto 0);
+    variable h123: unsigned(2 downto 0);
     variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(4 downto 0);
+    variable h125: unsigned(0 downto 0);
     variable h126: unsigned(0 downto 0);
-    variable h127: unsigned(0 downto 0);
+    variable h127: unsigned(31 downto 0);
     variable h128: unsigned(31 downto 0);
     variable h129: unsigned(0 downto 0);
     variable h130: unsigned(0 downto 0);
-    variable h131: unsigned(0 downto 0);
+    variable h131: unsigned(31 downto 0);
     variable h132: unsigned(31 downto 0);
-    variable h133: unsigned(4 downto 0);
+    variable h133: unsigned(31 downto 0);
     variable h134: unsigned(2 downto 0);
-    variable h135: unsigned(7 downto 0);
-    variable h136: unsigned(7 downto 0);
-    variable h137: unsigned(7 downto 0);
-    variable h138: unsigned(7 downto 0);
+    variable h135: unsigned(2 downto 0);
+    variable h136: unsigned(31 downto 0);
+    variable h137: unsigned(0 downto 0);
+    variable h138: unsigned(31 downto 0);
     variable h139: unsigned(0 downto 0);
-    variable h140: unsigned(0 downto 0);
-    variable h141: unsigned(31 downto 0);
-    variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(0 downto 0);
-    variable h144: unsigned(0 downto 0);
+    variable h140: unsigned(31 downto 0);
+    variable h141: unsigned(2 downto 0);
+    variable h142: unsigned(2 downto 0);
+    variable h143: unsigned(31 downto 0);
+    variable h144: unsigned(31 downto 0);
     variable h145: unsigned(31 downto 0);
-    variable h146: unsigned(4 downto 0);
-    variable h147: unsigned(2 downto 0);
-    variable h148: unsigned(7 downto 0);
+    variable h146: unsigned(63 downto 0);
     variable h149: unsigned(63 downto 0);
-    variable h150: unsigned(63 downto 0);
-    variable h151: unsigned(63 downto 0);
-    variable h152: unsigned(63 downto 0);
-    variable h153: unsigned(63 downto 0);
-    variable h154: unsigned(5 downto 0);
-    variable h155: unsigned(31 downto 0);
-    variable h156: unsigned(63 downto 0);
-    variable h157: unsigned(63 downto 0);
-    variable h158: unsigned(63 downto 0);
-    variable h159: unsigned(63 downto 0);
-    variable h162: unsigned(63 downto 0);
     variable h163: unsigned(63 downto 0);
-    variable h164: unsigned(63 downto 0);
-    variable h165: unsigned(2 downto 0);
-    variable h166: unsigned(2 downto 0);
-    variable h171: unsigned(16 downto 0);
-    variable h172: unsigned(17 downto 0);
-    variable h27: unsigned(31 downto 0);
-    variable h28: unsigned(7 downto 0);
-    variable h29: unsigned(31 downto 0);
-    variable h30: unsigned(2 downto 0);
-    variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(0 downto 0);
-    variable h33: unsigned(0 downto 0);
-    variable h34: unsigned(31 downto 0);
-    variable h35: unsigned(31 downto 0);
-    variable h36: unsigned(0 downto 0);
-    variable h37: unsigned(0 downto 0);
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(31 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(2 downto 0);
-    variable h42: unsigned(2 downto 0);
-    variable h43: unsigned(31 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(7 downto 0);
-    variable h48: unsigned(31 downto 0);
-    variable h49: unsigned(2 downto 0);
-    variable h50: unsigned(31 downto 0);
-    variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(0 downto 0);
-    variable h53: unsigned(31 downto 0);
-    variable h54: unsigned(31 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(0 downto 0);
-    variable h57: unsigned(31 downto 0);
-    variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(2 downto 0);
-    variable h60: unsigned(2 downto 0);
-    variable h61: unsigned(31 downto 0);
-    variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(0 downto 0);
-    variable h65: unsigned(31 downto 0);
-    variable h66: unsigned(2 downto 0);
-    variable h67: unsigned(2 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(31 downto 0);
-    variable h70: unsigned(31 downto 0);
-    variable h72: unsigned(31 downto 0);
-    variable h73: unsigned(7 downto 0);
-    variable h74: unsigned(31 downto 0);
-    variable h75: unsigned(2 downto 0);
-    variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(31 downto 0);
-    variable h80: unsigned(31 downto 0);
-    variable h81: unsigned(0 downto 0);
-    variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(31 downto 0);
-    variable h84: unsigned(31 downto 0);
-    variable h85: unsigned(2 downto 0);
-    variable h86: unsigned(2 downto 0);
-    variable h87: unsigned(31 downto 0);
-    variable h88: unsigned(0 downto 0);
-    variable h89: unsigned(31 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(31 downto 0);
-    variable h92: unsigned(2 downto 0);
-    variable h93: unsigned(2 downto 0);
-    variable h94: unsigned(31 downto 0);
-    variable h95: unsigned(31 downto 0);
-    variable h96: unsigned(31 downto 0);
-    variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(7 downto 0);
-    variable h100: unsigned(31 downto 0);
-    variable h101: unsigned(2 downto 0);
-    variable h102: unsigned(31 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(31 downto 0);
-    variable h107: unsigned(0 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(31 downto 0);
-    variable h110: unsigned(31 downto 0);
-    variable h111: unsigned(31 downto 0);
-    variable h112: unsigned(2 downto 0);
-    variable h113: unsigned(2 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(31 downto 0);
-    variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(31 downto 0);
-    variable h119: unsigned(2 downto 0);
-    variable h120: unsigned(2 downto 0);
-    variable h121: unsigned(31 downto 0);
-    variable h122: unsigned(31 downto 0);
-    variable h123: unsigned(31 downto 0);
-    variable h160: unsigned(63 downto 0);
-    variable h161: unsigned(63 downto 0);
-    variable h167: unsigned(3 downto 0);
-    variable h168: unsigned(63 downto 0);
-    variable h169: unsigned(3 downto 0);
-    variable h170: unsigned(63 downto 0);
-    variable h173: unsigned(3 downto 0);
     variable h174: unsigned(63 downto 0);
-    variable h175: unsigned(5 downto 0);
-    variable h176: unsigned(5 downto 0);
-    variable h177: unsigned(5 downto 0);
+    variable h175: unsigned(63 downto 0);
+    variable h176: unsigned(63 downto 0);
+    variable h177: unsigned(63 downto 0);
+    variable h178: unsigned(63 downto 0);
+    variable h179: unsigned(63 downto 0);
+    variable h180: unsigned(63 downto 0);
+    variable h181: unsigned(63 downto 0);
+    variable h182: unsigned(63 downto 0);
+    variable h183: unsigned(63 downto 0);
+    variable h184: unsigned(63 downto 0);
+    variable h185: unsigned(63 downto 0);
+    variable h186: unsigned(63 downto 0);
+    variable h187: unsigned(63 downto 0);
+    variable h188: unsigned(63 downto 0);
+    variable h189: unsigned(63 downto 0);
+    variable h190: unsigned(63 downto 0);
+    variable h191: unsigned(63 downto 0);
+    variable h192: unsigned(63 downto 0);
+    variable h195: unsigned(63 downto 0);
+    variable h198: unsigned(63 downto 0);
+    variable h202: unsigned(63 downto 0);
+    variable h205: unsigned(63 downto 0);
+    variable h206: unsigned(63 downto 0);
+    variable h209: unsigned(63 downto 0);
+    variable h210: unsigned(63 downto 0);
+    variable h211: unsigned(63 downto 0);
+    variable h212: unsigned(63 downto 0);
+    variable h213: unsigned(63 downto 0);
+    variable h214: unsigned(63 downto 0);
+    variable h215: unsigned(63 downto 0);
+    variable h221: unsigned(63 downto 0);
+    variable h222: unsigned(3 downto 0);
+    variable h223: unsigned(63 downto 0);
+    variable h224: unsigned(63 downto 0);
+    variable h225: unsigned(3 downto 0);
+    variable h226: unsigned(63 downto 0);
+    variable h227: unsigned(63 downto 0);
+    variable h230: unsigned(3 downto 0);
+    variable h231: unsigned(63 downto 0);
+    variable h232: unsigned(63 downto 0);
+    variable h233: unsigned(5 downto 0);
+    variable h234: unsigned(63 downto 0);
+    variable h235: unsigned(5 downto 0);
+    variable h236: unsigned(63 downto 0);
+    variable h237: unsigned(5 downto 0);
+    variable h238: unsigned(63 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -381,6 +445,7 @@ begin
             bm_span <= to_unsigned(0, 7);
             bm_two <= '0';
             done <= '0';
+            o_r_entry_intr_info <= to_unsigned(0, 32);
             o_r_exit_intr_error <= to_unsigned(0, 32);
             o_r_exit_intr_info <= to_unsigned(0, 32);
             o_r_guest_linear <= to_unsigned(0, 64);
@@ -391,6 +456,7 @@ begin
             o_r_reason <= to_unsigned(0, 16);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
+            rec_entry_intr_info <= to_unsigned(0, 32);
             rec_exit_intr_error <= to_unsigned(0, 32);
             rec_exit_intr_info <= to_unsigned(0, 32);
             rec_guest_linear <= to_unsigned(0, 64);
@@ -1400,162 +1466,162 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h44 := e_field;
-                    h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h45 := e_field;
-                    h71 := unsigned'("00000000000000000000000000000000");
-                    h71 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h97 := unsigned'("00000000000000000000000000000000");
-                    h97 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h124 := unsigned'("00000000000000000000000000000000");
-                    h124 := w_vmcs_48(32-1 downto 0);
-                    h125 := to_unsigned(0, 5);
-                    h125 := e_vector;
-                    h126 := to_unsigned(0, 1);
-                    h127 := to_unsigned(0, 1);
-                    h128 := unsigned'("00000000000000000000000000000000");
-                    h128 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h129 := to_unsigned(0, 1);
-                    h129 := to_unsigned(0, 1);
+                    h63 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h63 := e_field;
+                    h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h65 := e_field;
+                    h92 := unsigned'("00000000000000000000000000000000");
+                    h92 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h119 := unsigned'("00000000000000000000000000000000");
+                    h119 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h147 := unsigned'("00000000000000000000000000000000");
+                    h147 := w_vmcs_48(32-1 downto 0);
+                    h148 := to_unsigned(0, 5);
+                    h148 := e_vector;
+                    h150 := to_unsigned(0, 1);
+                    h151 := to_unsigned(0, 1);
+                    h152 := unsigned'("00000000000000000000000000000000");
+                    h152 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h153 := to_unsigned(0, 1);
+                    h153 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h129 := to_unsigned(1, 1);
+                        h153 := to_unsigned(1, 1);
                     end if;
-                    h130 := to_unsigned(0, 1);
-                    h130 := to_unsigned(0, 1);
+                    h154 := to_unsigned(0, 1);
+                    h154 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h130 := to_unsigned(1, 1);
+                        h154 := to_unsigned(1, 1);
                     end if;
-                    if (h128 = w_vmcs_58(32-1 downto 0)) then
-                        h127 := h129;
+                    if (h152 = w_vmcs_58(32-1 downto 0)) then
+                        h151 := h153;
                     else
-                        h127 := h130;
+                        h151 := h154;
                     end if;
-                    h131 := to_unsigned(0, 1);
-                    h132 := unsigned'("00000000000000000000000000000000");
-                    h132 := w_vmcs_48(32-1 downto 0);
-                    h133 := to_unsigned(0, 5);
-                    h133 := e_vector;
-                    h131 := to_unsigned(0, 1);
-                    if ((e_vector /= 2) and ((shift_right(h132, to_integer(h133)) and to_unsigned(1, 32)) = 1)) then
-                        h131 := to_unsigned(1, 1);
+                    h155 := to_unsigned(0, 1);
+                    h156 := unsigned'("00000000000000000000000000000000");
+                    h156 := w_vmcs_48(32-1 downto 0);
+                    h157 := to_unsigned(0, 5);
+                    h157 := e_vector;
+                    h155 := to_unsigned(0, 1);
+                    if ((e_vector /= 2) and ((shift_right(h156, to_integer(h157)) and to_unsigned(1, 32)) = 1)) then
+                        h155 := to_unsigned(1, 1);
                     end if;
                     if (e_vector = 14) then
-                        h126 := h127;
+                        h150 := h151;
                     else
-                        h126 := h131;
+                        h150 := h155;
                     end if;
-                    h134 := to_unsigned(0, 3);
+                    h158 := to_unsigned(0, 3);
                     if (e_injected /= 0) then
-                        h134 := w_vmcs_68(11-1 downto 8);
+                        h158 := w_vmcs_68(11-1 downto 8);
                     else
-                        h134 := e_dlv_type;
+                        h158 := e_dlv_type;
                     end if;
-                    h135 := to_unsigned(0, 8);
+                    h159 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h135 := w_vmcs_68(8-1 downto 0);
+                        h159 := w_vmcs_68(8-1 downto 0);
                     else
-                        h135 := e_dlv_vector;
+                        h159 := e_dlv_vector;
                     end if;
-                    h136 := to_unsigned(0, 8);
+                    h160 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h136 := w_vmcs_68(8-1 downto 0);
+                        h160 := w_vmcs_68(8-1 downto 0);
                     else
-                        h136 := e_dlv_vector;
+                        h160 := e_dlv_vector;
                     end if;
-                    h137 := to_unsigned(0, 8);
+                    h161 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h137 := w_vmcs_68(8-1 downto 0);
+                        h161 := w_vmcs_68(8-1 downto 0);
                     else
-                        h137 := e_dlv_vector;
+                        h161 := e_dlv_vector;
                     end if;
-                    h138 := to_unsigned(0, 8);
+                    h162 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h138 := w_vmcs_68(8-1 downto 0);
+                        h162 := w_vmcs_68(8-1 downto 0);
                     else
-                        h138 := e_dlv_vector;
+                        h162 := e_dlv_vector;
                     end if;
-                    h139 := to_unsigned(0, 1);
-                    h140 := to_unsigned(0, 1);
-                    h141 := unsigned'("00000000000000000000000000000000");
-                    h141 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h142 := to_unsigned(0, 1);
-                    h142 := to_unsigned(0, 1);
+                    h164 := to_unsigned(0, 1);
+                    h165 := to_unsigned(0, 1);
+                    h166 := unsigned'("00000000000000000000000000000000");
+                    h166 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h167 := to_unsigned(0, 1);
+                    h167 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h142 := to_unsigned(1, 1);
+                        h167 := to_unsigned(1, 1);
                     end if;
-                    h143 := to_unsigned(0, 1);
-                    h143 := to_unsigned(0, 1);
+                    h168 := to_unsigned(0, 1);
+                    h168 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h143 := to_unsigned(1, 1);
+                        h168 := to_unsigned(1, 1);
                     end if;
-                    if (h141 = w_vmcs_58(32-1 downto 0)) then
-                        h140 := h142;
+                    if (h166 = w_vmcs_58(32-1 downto 0)) then
+                        h165 := h167;
                     else
-                        h140 := h143;
+                        h165 := h168;
                     end if;
-                    h144 := to_unsigned(0, 1);
-                    h145 := unsigned'("00000000000000000000000000000000");
-                    h145 := w_vmcs_48(32-1 downto 0);
-                    h146 := to_unsigned(0, 5);
-                    h146 := e_vector;
-                    h144 := to_unsigned(0, 1);
-                    if ((e_vector /= 2) and ((shift_right(h145, to_integer(h146)) and to_unsigned(1, 32)) = 1)) then
-                        h144 := to_unsigned(1, 1);
+                    h169 := to_unsigned(0, 1);
+                    h170 := unsigned'("00000000000000000000000000000000");
+                    h170 := w_vmcs_48(32-1 downto 0);
+                    h171 := to_unsigned(0, 5);
+                    h171 := e_vector;
+                    h169 := to_unsigned(0, 1);
+                    if ((e_vector /= 2) and ((shift_right(h170, to_integer(h171)) and to_unsigned(1, 32)) = 1)) then
+                        h169 := to_unsigned(1, 1);
                     end if;
                     if (e_vector = 14) then
-                        h139 := h140;
+                        h164 := h165;
                     else
-                        h139 := h144;
+                        h164 := h169;
                     end if;
-                    h147 := to_unsigned(0, 3);
+                    h172 := to_unsigned(0, 3);
                     if (e_injected /= 0) then
-                        h147 := w_vmcs_68(11-1 downto 8);
+                        h172 := w_vmcs_68(11-1 downto 8);
                     else
-                        h147 := e_dlv_type;
+                        h172 := e_dlv_type;
                     end if;
-                    h148 := to_unsigned(0, 8);
+                    h173 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h148 := w_vmcs_68(8-1 downto 0);
+                        h173 := w_vmcs_68(8-1 downto 0);
                     else
-                        h148 := e_dlv_vector;
+                        h173 := e_dlv_vector;
                     end if;
-                    h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h149 := (e_edx_eax and e_xss);
-                    h150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h150 := (h149 and w_vmcs_30);
-                    h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h151 := (e_edx_eax and e_xss);
-                    h152 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h152 := (h151 and w_vmcs_30);
-                    h153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h153 := w_vmcs_18;
-                    h154 := to_unsigned(0, 6);
-                    h155 := unsigned'("00000000000000000000000000000000");
-                    h155 := e_func;
-                    h154 := h155(6-1 downto 0);
-                    h156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h156 := (e_value xor w_vmcs_c0);
-                    h157 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h157 := (h156 and w_vmcs_b0);
-                    h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h158 := (e_value xor w_vmcs_c8);
-                    h159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h159 := (h158 and w_vmcs_b8);
-                    h162 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h162 := w_vmcs_b0;
-                    h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h163 := e_value;
-                    h164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h164 := w_vmcs_c0;
-                    h165 := to_unsigned(0, 3);
-                    h165 := (h163(4-1 downto 1) xor h164(4-1 downto 1));
-                    h166 := to_unsigned(0, 3);
-                    h166 := (h162(4-1 downto 1) and h165);
-                    h171 := to_unsigned(0, 17);
-                    h171 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h172 := to_unsigned(0, 18);
-                    h172 := ((unsigned'(to_unsigned(0, 1) & h171) + 131072) - 1);
+                    h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h193 := (e_edx_eax and e_xss);
+                    h194 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h194 := (h193 and w_vmcs_30);
+                    h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h196 := (e_edx_eax and e_xss);
+                    h197 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h197 := (h196 and w_vmcs_30);
+                    h199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h199 := w_vmcs_18;
+                    h200 := to_unsigned(0, 6);
+                    h201 := unsigned'("00000000000000000000000000000000");
+                    h201 := e_func;
+                    h200 := h201(6-1 downto 0);
+                    h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h203 := (e_value xor w_vmcs_c0);
+                    h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h204 := (h203 and w_vmcs_b0);
+                    h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h207 := (e_value xor w_vmcs_c8);
+                    h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h208 := (h207 and w_vmcs_b8);
+                    h216 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h216 := w_vmcs_b0;
+                    h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h217 := e_value;
+                    h218 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h218 := w_vmcs_c0;
+                    h219 := to_unsigned(0, 3);
+                    h219 := (h217(4-1 downto 1) xor h218(4-1 downto 1));
+                    h220 := to_unsigned(0, 3);
+                    h220 := (h216(4-1 downto 1) and h219);
+                    h228 := to_unsigned(0, 17);
+                    h228 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h229 := to_unsigned(0, 18);
+                    h229 := ((unsigned'(to_unsigned(0, 1) & h228) + 131072) - 1);
                     if (e_kind = 4) then
                         status <= to_unsigned(1, 8);
                         rec_reason <= to_unsigned(2, 16);
@@ -1566,6 +1632,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h27 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h27(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 5) then
                         status <= to_unsigned(2, 8);
@@ -1577,6 +1646,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h28 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h28(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 6) then
                         status <= to_unsigned(3, 8);
@@ -1590,101 +1662,104 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h29 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h29 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h29(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 7) then
                         status <= to_unsigned(4, 8);
                         rec_reason <= to_unsigned(9, 16);
-                        h27 := unsigned'("00000000000000000000000000000000");
-                        h28 := to_unsigned(0, 8);
+                        h30 := unsigned'("00000000000000000000000000000000");
+                        h31 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h28 := w_vmcs_68(8-1 downto 0);
+                            h31 := w_vmcs_68(8-1 downto 0);
                         else
-                            h28 := e_dlv_vector;
+                            h31 := e_dlv_vector;
                         end if;
-                        h29 := unsigned'("00000000000000000000000000000000");
-                        h29 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h28));
-                        h30 := to_unsigned(0, 3);
+                        h32 := unsigned'("00000000000000000000000000000000");
+                        h32 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h31));
+                        h33 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h30 := w_vmcs_68(11-1 downto 8);
+                            h33 := w_vmcs_68(11-1 downto 8);
                         else
-                            h30 := e_dlv_type;
-                        end if;
-                        h31 := unsigned'("00000000000000000000000000000000");
-                        h31 := (h29 or unsigned'(to_unsigned(0, 21) & h30 & to_unsigned(0, 8)));
-                        h32 := to_unsigned(0, 1);
-                        h33 := to_unsigned(0, 1);
-                        h33 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h33 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h32 := h33;
-                        else
-                            h32 := e_dlv_ev;
+                            h33 := e_dlv_type;
                         end if;
                         h34 := unsigned'("00000000000000000000000000000000");
-                        h34 := (h31 or unsigned'(to_unsigned(0, 20) & h32 & to_unsigned(0, 11)));
-                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
-                            h27 := h34;
-                        else
-                            h27 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_info <= h27;
-                        h35 := unsigned'("00000000000000000000000000000000");
+                        h34 := (h32 or unsigned'(to_unsigned(0, 21) & h33 & to_unsigned(0, 8)));
+                        h35 := to_unsigned(0, 1);
                         h36 := to_unsigned(0, 1);
-                        h37 := to_unsigned(0, 1);
-                        h37 := to_unsigned(0, 1);
+                        h36 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h37 := to_unsigned(1, 1);
+                            h36 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h36 := h37;
+                            h35 := h36;
                         else
-                            h36 := e_dlv_ev;
+                            h35 := e_dlv_ev;
                         end if;
+                        h37 := unsigned'("00000000000000000000000000000000");
+                        h37 := (h34 or unsigned'(to_unsigned(0, 20) & h35 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h30 := h37;
+                        else
+                            h30 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h30;
                         h38 := unsigned'("00000000000000000000000000000000");
+                        h39 := to_unsigned(0, 1);
+                        h40 := to_unsigned(0, 1);
+                        h40 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h40 := to_unsigned(1, 1);
+                        end if;
                         if (e_injected /= 0) then
-                            h38 := w_vmcs_70(32-1 downto 0);
+                            h39 := h40;
                         else
-                            h38 := e_dlv_error_code;
+                            h39 := e_dlv_ev;
                         end if;
-                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h36 /= 0)) then
-                            h35 := h38;
-                        else
-                            h35 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h35;
-                        h39 := unsigned'("00000000000000000000000000000000");
-                        h40 := unsigned'("00000000000000000000000000000000");
-                        h41 := to_unsigned(0, 3);
+                        h41 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h41 := w_vmcs_68(11-1 downto 8);
+                            h41 := w_vmcs_70(32-1 downto 0);
                         else
-                            h41 := e_dlv_type;
+                            h41 := e_dlv_error_code;
                         end if;
-                        h42 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h42 := w_vmcs_68(11-1 downto 8);
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h39 /= 0)) then
+                            h38 := h41;
                         else
-                            h42 := e_dlv_type;
+                            h38 := to_unsigned(0, 32);
                         end if;
+                        rec_idt_vectoring_error <= h38;
+                        h42 := unsigned'("00000000000000000000000000000000");
                         h43 := unsigned'("00000000000000000000000000000000");
+                        h44 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h43 := w_vmcs_78(32-1 downto 0);
+                            h44 := w_vmcs_68(11-1 downto 8);
                         else
-                            h43 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h44 := e_dlv_type;
                         end if;
-                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h41 >= 4)) and (h42 <= 6)) then
-                            h40 := h43;
+                        h45 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h45 := w_vmcs_68(11-1 downto 8);
                         else
-                            h40 := to_unsigned(0, 32);
+                            h45 := e_dlv_type;
+                        end if;
+                        h46 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h46 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h46 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h44 >= 4)) and (h45 <= 6)) then
+                            h43 := h46;
+                        else
+                            h43 := to_unsigned(0, 32);
                         end if;
                         if (e_ts_from /= 3) then
-                            h39 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h42 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         else
-                            h39 := h40;
+                            h42 := h43;
                         end if;
-                        rec_instr_len <= h39(4-1 downto 0);
+                        rec_instr_len <= h42(4-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_ts_selector;
                         v_wide(32-1 downto 30) := e_ts_from;
@@ -1692,6 +1767,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h47 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h47(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 8) then
                         status <= to_unsigned(5, 8);
@@ -1703,6 +1781,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h48 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h48(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 9) then
                         status <= to_unsigned(6, 8);
@@ -1714,6 +1795,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h49 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h49(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 11) then
                         status <= to_unsigned(7, 8);
@@ -1725,6 +1809,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h50 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h50(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 40) then
                         status <= to_unsigned(8, 8);
@@ -1736,6 +1823,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h51 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h51(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 26) then
                         status <= to_unsigned(9, 8);
@@ -1747,6 +1837,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h52 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h52(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 27) then
                         status <= to_unsigned(10, 8);
@@ -1758,6 +1851,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h53 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h53(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 16) then
                         status <= to_unsigned(11, 8);
@@ -1769,6 +1865,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h54 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h54(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 17) then
                         status <= to_unsigned(12, 8);
@@ -1780,6 +1879,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h55 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h55(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 18) then
                         status <= to_unsigned(13, 8);
@@ -1791,6 +1893,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h56 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h56(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 19) then
                         status <= to_unsigned(14, 8);
@@ -1802,6 +1907,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h57 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h57(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 20) then
                         status <= to_unsigned(15, 8);
@@ -1813,6 +1921,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h58 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h58 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h58(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 22) then
                         status <= to_unsigned(16, 8);
@@ -1824,6 +1935,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h59 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h59(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 24) then
                         status <= to_unsigned(17, 8);
@@ -1835,6 +1949,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h60 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h60 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h60(32-1 downto 0);
                         st <= ST0;
                     elsif (e_kind = 25) then
                         status <= to_unsigned(18, 8);
@@ -1846,8 +1963,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h61 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h61 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h61(32-1 downto 0);
                         st <= ST0;
-                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h44(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
+                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h63(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
                         status <= to_unsigned(19, 8);
                         rec_reason <= to_unsigned(23, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -1857,8 +1977,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h62 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h62 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h62(32-1 downto 0);
                         st <= ST0;
-                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h45(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
+                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h65(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
                         status <= to_unsigned(20, 8);
                         rec_reason <= to_unsigned(25, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -1868,401 +1991,413 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h64 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h64 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h64(32-1 downto 0);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h71 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h92 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
                         status <= to_unsigned(21, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h47 := to_unsigned(0, 8);
+                        h66 := unsigned'("00000000000000000000000000000000");
+                        h67 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h47 := w_vmcs_68(8-1 downto 0);
+                            h67 := w_vmcs_68(8-1 downto 0);
                         else
-                            h47 := e_dlv_vector;
-                        end if;
-                        h48 := unsigned'("00000000000000000000000000000000");
-                        h48 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h47));
-                        h49 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h49 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h49 := e_dlv_type;
-                        end if;
-                        h50 := unsigned'("00000000000000000000000000000000");
-                        h50 := (h48 or unsigned'(to_unsigned(0, 21) & h49 & to_unsigned(0, 8)));
-                        h51 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h52 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h51 := h52;
-                        else
-                            h51 := e_dlv_ev;
-                        end if;
-                        h53 := unsigned'("00000000000000000000000000000000");
-                        h53 := (h50 or unsigned'(to_unsigned(0, 20) & h51 & to_unsigned(0, 11)));
-                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
-                            h46 := h53;
-                        else
-                            h46 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_info <= h46;
-                        h54 := unsigned'("00000000000000000000000000000000");
-                        h55 := to_unsigned(0, 1);
-                        h56 := to_unsigned(0, 1);
-                        h56 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h56 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h55 := h56;
-                        else
-                            h55 := e_dlv_ev;
-                        end if;
-                        h57 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h57 := w_vmcs_70(32-1 downto 0);
-                        else
-                            h57 := e_dlv_error_code;
-                        end if;
-                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h55 /= 0)) then
-                            h54 := h57;
-                        else
-                            h54 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h54;
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h59 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h59 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h59 := e_dlv_type;
-                        end if;
-                        h60 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h60 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h60 := e_dlv_type;
-                        end if;
-                        h61 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h61 := w_vmcs_78(32-1 downto 0);
-                        else
-                            h61 := unsigned'(to_unsigned(0, 28) & e_ilen);
-                        end if;
-                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h59 >= 4)) and (h60 <= 6)) then
-                            h58 := h61;
-                        else
-                            h58 := to_unsigned(0, 32);
-                        end if;
-                        rec_instr_len <= h58(4-1 downto 0);
-                        rec_qualification <= e_address;
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h62 := to_unsigned(1, 1);
-                        end if;
-                        h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h62 & to_unsigned(0, 12)));
-                        h64 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 1);
-                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
-                            h64 := to_unsigned(1, 1);
-                        end if;
-                        h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := (h63 or unsigned'(to_unsigned(0, 20) & h64 & to_unsigned(0, 11)));
-                        h66 := to_unsigned(0, 3);
-                        h67 := to_unsigned(0, 3);
-                        if (e_vector = 1) then
-                            h67 := to_unsigned(5, 3);
-                        else
-                            h67 := to_unsigned(6, 3);
-                        end if;
-                        if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
-                            h66 := to_unsigned(3, 3);
-                        else
-                            h66 := h67;
+                            h67 := e_dlv_vector;
                         end if;
                         h68 := unsigned'("00000000000000000000000000000000");
-                        h68 := (h65 or unsigned'(to_unsigned(0, 21) & h66 & to_unsigned(0, 8)));
-                        h69 := unsigned'("00000000000000000000000000000000");
-                        h69 := (h68 or unsigned'(to_unsigned(0, 27) & e_vector));
-                        rec_exit_intr_info <= h69;
+                        h68 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h67));
+                        h69 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h69 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h69 := e_dlv_type;
+                        end if;
                         h70 := unsigned'("00000000000000000000000000000000");
-                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
-                            h70 := e_error_code;
-                        else
-                            h70 := to_unsigned(0, 32);
-                        end if;
-                        rec_exit_intr_error <= h70;
-                        st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h97 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
-                        status <= to_unsigned(22, 8);
-                        rec_reason <= to_unsigned(0, 16);
-                        h72 := unsigned'("00000000000000000000000000000000");
-                        h73 := to_unsigned(0, 8);
-                        if (e_injected /= 0) then
-                            h73 := w_vmcs_68(8-1 downto 0);
-                        else
-                            h73 := e_dlv_vector;
-                        end if;
-                        h74 := unsigned'("00000000000000000000000000000000");
-                        h74 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h73));
-                        h75 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h75 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h75 := e_dlv_type;
-                        end if;
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := (h74 or unsigned'(to_unsigned(0, 21) & h75 & to_unsigned(0, 8)));
-                        h77 := to_unsigned(0, 1);
-                        h78 := to_unsigned(0, 1);
-                        h78 := to_unsigned(0, 1);
+                        h70 := (h68 or unsigned'(to_unsigned(0, 21) & h69 & to_unsigned(0, 8)));
+                        h71 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h78 := to_unsigned(1, 1);
+                            h72 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h77 := h78;
+                            h71 := h72;
                         else
-                            h77 := e_dlv_ev;
+                            h71 := e_dlv_ev;
                         end if;
-                        h79 := unsigned'("00000000000000000000000000000000");
-                        h79 := (h76 or unsigned'(to_unsigned(0, 20) & h77 & to_unsigned(0, 11)));
+                        h73 := unsigned'("00000000000000000000000000000000");
+                        h73 := (h70 or unsigned'(to_unsigned(0, 20) & h71 & to_unsigned(0, 11)));
                         if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
-                            h72 := h79;
+                            h66 := h73;
                         else
-                            h72 := to_unsigned(0, 32);
+                            h66 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_info <= h72;
-                        h80 := unsigned'("00000000000000000000000000000000");
-                        h81 := to_unsigned(0, 1);
-                        h82 := to_unsigned(0, 1);
-                        h82 := to_unsigned(0, 1);
+                        rec_idt_vectoring_info <= h66;
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h75 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h82 := to_unsigned(1, 1);
+                            h76 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h81 := h82;
+                            h75 := h76;
                         else
-                            h81 := e_dlv_ev;
+                            h75 := e_dlv_ev;
                         end if;
-                        h83 := unsigned'("00000000000000000000000000000000");
+                        h77 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h83 := w_vmcs_70(32-1 downto 0);
+                            h77 := w_vmcs_70(32-1 downto 0);
                         else
-                            h83 := e_dlv_error_code;
+                            h77 := e_dlv_error_code;
                         end if;
-                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h81 /= 0)) then
-                            h80 := h83;
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h75 /= 0)) then
+                            h74 := h77;
                         else
-                            h80 := to_unsigned(0, 32);
+                            h74 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_error <= h80;
-                        h84 := unsigned'("00000000000000000000000000000000");
-                        h85 := to_unsigned(0, 3);
+                        rec_idt_vectoring_error <= h74;
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h79 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h85 := w_vmcs_68(11-1 downto 8);
+                            h79 := w_vmcs_68(11-1 downto 8);
                         else
-                            h85 := e_dlv_type;
+                            h79 := e_dlv_type;
                         end if;
-                        h86 := to_unsigned(0, 3);
+                        h80 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h86 := w_vmcs_68(11-1 downto 8);
+                            h80 := w_vmcs_68(11-1 downto 8);
                         else
-                            h86 := e_dlv_type;
+                            h80 := e_dlv_type;
                         end if;
-                        h87 := unsigned'("00000000000000000000000000000000");
+                        h81 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h87 := w_vmcs_78(32-1 downto 0);
+                            h81 := w_vmcs_78(32-1 downto 0);
                         else
-                            h87 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h81 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h85 >= 4)) and (h86 <= 6)) then
-                            h84 := h87;
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h79 >= 4)) and (h80 <= 6)) then
+                            h78 := h81;
                         else
-                            h84 := to_unsigned(0, 32);
+                            h78 := to_unsigned(0, 32);
                         end if;
-                        rec_instr_len <= h84(4-1 downto 0);
+                        rec_instr_len <= h78(4-1 downto 0);
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
-                        h88 := to_unsigned(0, 1);
-                        h88 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
                         if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h88 := to_unsigned(1, 1);
+                            h82 := to_unsigned(1, 1);
                         end if;
-                        h89 := unsigned'("00000000000000000000000000000000");
-                        h89 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h88 & to_unsigned(0, 12)));
-                        h90 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 1);
+                        h83 := unsigned'("00000000000000000000000000000000");
+                        h83 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h82 & to_unsigned(0, 12)));
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
                         if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
-                            h90 := to_unsigned(1, 1);
+                            h84 := to_unsigned(1, 1);
                         end if;
-                        h91 := unsigned'("00000000000000000000000000000000");
-                        h91 := (h89 or unsigned'(to_unsigned(0, 20) & h90 & to_unsigned(0, 11)));
-                        h92 := to_unsigned(0, 3);
-                        h93 := to_unsigned(0, 3);
+                        h85 := unsigned'("00000000000000000000000000000000");
+                        h85 := (h83 or unsigned'(to_unsigned(0, 20) & h84 & to_unsigned(0, 11)));
+                        h86 := to_unsigned(0, 3);
+                        h87 := to_unsigned(0, 3);
                         if (e_vector = 1) then
-                            h93 := to_unsigned(5, 3);
+                            h87 := to_unsigned(5, 3);
                         else
-                            h93 := to_unsigned(6, 3);
+                            h87 := to_unsigned(6, 3);
                         end if;
                         if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
-                            h92 := to_unsigned(3, 3);
+                            h86 := to_unsigned(3, 3);
                         else
-                            h92 := h93;
+                            h86 := h87;
                         end if;
-                        h94 := unsigned'("00000000000000000000000000000000");
-                        h94 := (h91 or unsigned'(to_unsigned(0, 21) & h92 & to_unsigned(0, 8)));
-                        h95 := unsigned'("00000000000000000000000000000000");
-                        h95 := (h94 or unsigned'(to_unsigned(0, 27) & e_vector));
-                        rec_exit_intr_info <= h95;
-                        h96 := unsigned'("00000000000000000000000000000000");
+                        h88 := unsigned'("00000000000000000000000000000000");
+                        h88 := (h85 or unsigned'(to_unsigned(0, 21) & h86 & to_unsigned(0, 8)));
+                        h89 := unsigned'("00000000000000000000000000000000");
+                        h89 := (h88 or unsigned'(to_unsigned(0, 27) & e_vector));
+                        rec_exit_intr_info <= h89;
+                        h90 := unsigned'("00000000000000000000000000000000");
                         if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
-                            h96 := e_error_code;
+                            h90 := e_error_code;
                         else
-                            h96 := to_unsigned(0, 32);
+                            h90 := to_unsigned(0, 32);
                         end if;
-                        rec_exit_intr_error <= h96;
+                        rec_exit_intr_error <= h90;
+                        h91 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h91 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h91(32-1 downto 0);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h124, to_integer(h125)) and to_unsigned(1, 32)) = 1)) then
-                        status <= to_unsigned(23, 8);
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h119 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
+                        status <= to_unsigned(22, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h99 := to_unsigned(0, 8);
+                        h93 := unsigned'("00000000000000000000000000000000");
+                        h94 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h99 := w_vmcs_68(8-1 downto 0);
+                            h94 := w_vmcs_68(8-1 downto 0);
                         else
-                            h99 := e_dlv_vector;
+                            h94 := e_dlv_vector;
+                        end if;
+                        h95 := unsigned'("00000000000000000000000000000000");
+                        h95 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h94));
+                        h96 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h96 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h96 := e_dlv_type;
+                        end if;
+                        h97 := unsigned'("00000000000000000000000000000000");
+                        h97 := (h95 or unsigned'(to_unsigned(0, 21) & h96 & to_unsigned(0, 8)));
+                        h98 := to_unsigned(0, 1);
+                        h99 := to_unsigned(0, 1);
+                        h99 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h99 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h98 := h99;
+                        else
+                            h98 := e_dlv_ev;
                         end if;
                         h100 := unsigned'("00000000000000000000000000000000");
-                        h100 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h99));
-                        h101 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h101 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h101 := e_dlv_type;
-                        end if;
-                        h102 := unsigned'("00000000000000000000000000000000");
-                        h102 := (h100 or unsigned'(to_unsigned(0, 21) & h101 & to_unsigned(0, 8)));
-                        h103 := to_unsigned(0, 1);
-                        h104 := to_unsigned(0, 1);
-                        h104 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h104 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h103 := h104;
-                        else
-                            h103 := e_dlv_ev;
-                        end if;
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := (h102 or unsigned'(to_unsigned(0, 20) & h103 & to_unsigned(0, 11)));
+                        h100 := (h97 or unsigned'(to_unsigned(0, 20) & h98 & to_unsigned(0, 11)));
                         if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
-                            h98 := h105;
+                            h93 := h100;
                         else
-                            h98 := to_unsigned(0, 32);
+                            h93 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_info <= h98;
-                        h106 := unsigned'("00000000000000000000000000000000");
-                        h107 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
+                        rec_idt_vectoring_info <= h93;
+                        h101 := unsigned'("00000000000000000000000000000000");
+                        h102 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h108 := to_unsigned(1, 1);
+                            h103 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h107 := h108;
+                            h102 := h103;
                         else
-                            h107 := e_dlv_ev;
+                            h102 := e_dlv_ev;
                         end if;
-                        h109 := unsigned'("00000000000000000000000000000000");
+                        h104 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h109 := w_vmcs_70(32-1 downto 0);
+                            h104 := w_vmcs_70(32-1 downto 0);
                         else
-                            h109 := e_dlv_error_code;
+                            h104 := e_dlv_error_code;
                         end if;
-                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h107 /= 0)) then
-                            h106 := h109;
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h102 /= 0)) then
+                            h101 := h104;
                         else
-                            h106 := to_unsigned(0, 32);
+                            h101 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_error <= h106;
-                        h110 := unsigned'("00000000000000000000000000000000");
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h112 := to_unsigned(0, 3);
+                        rec_idt_vectoring_error <= h101;
+                        h105 := unsigned'("00000000000000000000000000000000");
+                        h106 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h112 := w_vmcs_68(11-1 downto 8);
+                            h106 := w_vmcs_68(11-1 downto 8);
                         else
-                            h112 := e_dlv_type;
+                            h106 := e_dlv_type;
                         end if;
-                        h113 := to_unsigned(0, 3);
+                        h107 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h113 := w_vmcs_68(11-1 downto 8);
+                            h107 := w_vmcs_68(11-1 downto 8);
                         else
-                            h113 := e_dlv_type;
+                            h107 := e_dlv_type;
                         end if;
-                        h114 := unsigned'("00000000000000000000000000000000");
+                        h108 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h114 := w_vmcs_78(32-1 downto 0);
+                            h108 := w_vmcs_78(32-1 downto 0);
                         else
-                            h114 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h108 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h112 >= 4)) and (h113 <= 6)) then
-                            h111 := h114;
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h106 >= 4)) and (h107 <= 6)) then
+                            h105 := h108;
                         else
-                            h111 := to_unsigned(0, 32);
+                            h105 := to_unsigned(0, 32);
                         end if;
-                        if ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))) then
-                            h110 := unsigned'(to_unsigned(0, 28) & e_ilen);
-                        else
-                            h110 := h111;
-                        end if;
-                        rec_instr_len <= h110(4-1 downto 0);
-                        rec_qualification <= to_unsigned(0, 64);
+                        rec_instr_len <= h105(4-1 downto 0);
+                        rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
-                        h115 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 1);
                         if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h115 := to_unsigned(1, 1);
+                            h109 := to_unsigned(1, 1);
                         end if;
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h115 & to_unsigned(0, 12)));
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
+                        h110 := unsigned'("00000000000000000000000000000000");
+                        h110 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h109 & to_unsigned(0, 12)));
+                        h111 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 1);
                         if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
-                            h117 := to_unsigned(1, 1);
+                            h111 := to_unsigned(1, 1);
                         end if;
-                        h118 := unsigned'("00000000000000000000000000000000");
-                        h118 := (h116 or unsigned'(to_unsigned(0, 20) & h117 & to_unsigned(0, 11)));
-                        h119 := to_unsigned(0, 3);
-                        h120 := to_unsigned(0, 3);
+                        h112 := unsigned'("00000000000000000000000000000000");
+                        h112 := (h110 or unsigned'(to_unsigned(0, 20) & h111 & to_unsigned(0, 11)));
+                        h113 := to_unsigned(0, 3);
+                        h114 := to_unsigned(0, 3);
                         if (e_vector = 1) then
-                            h120 := to_unsigned(5, 3);
+                            h114 := to_unsigned(5, 3);
                         else
-                            h120 := to_unsigned(6, 3);
+                            h114 := to_unsigned(6, 3);
                         end if;
                         if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
-                            h119 := to_unsigned(3, 3);
+                            h113 := to_unsigned(3, 3);
                         else
-                            h119 := h120;
+                            h113 := h114;
                         end if;
-                        h121 := unsigned'("00000000000000000000000000000000");
-                        h121 := (h118 or unsigned'(to_unsigned(0, 21) & h119 & to_unsigned(0, 8)));
-                        h122 := unsigned'("00000000000000000000000000000000");
-                        h122 := (h121 or unsigned'(to_unsigned(0, 27) & e_vector));
-                        rec_exit_intr_info <= h122;
-                        h123 := unsigned'("00000000000000000000000000000000");
+                        h115 := unsigned'("00000000000000000000000000000000");
+                        h115 := (h112 or unsigned'(to_unsigned(0, 21) & h113 & to_unsigned(0, 8)));
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := (h115 or unsigned'(to_unsigned(0, 27) & e_vector));
+                        rec_exit_intr_info <= h116;
+                        h117 := unsigned'("00000000000000000000000000000000");
                         if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
-                            h123 := e_error_code;
+                            h117 := e_error_code;
                         else
-                            h123 := to_unsigned(0, 32);
+                            h117 := to_unsigned(0, 32);
                         end if;
-                        rec_exit_intr_error <= h123;
+                        rec_exit_intr_error <= h117;
+                        h118 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h118 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h118(32-1 downto 0);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (not (h126 /= 0))) and ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h134 = 3)) and ((((h135 = 0) or ((h136 >= 10) and (h137 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h138 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcs_48(8))) then
+                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h147, to_integer(h148)) and to_unsigned(1, 32)) = 1)) then
+                        status <= to_unsigned(23, 8);
+                        rec_reason <= to_unsigned(0, 16);
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h121 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h121 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h121 := e_dlv_vector;
+                        end if;
+                        h122 := unsigned'("00000000000000000000000000000000");
+                        h122 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h121));
+                        h123 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h123 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h123 := e_dlv_type;
+                        end if;
+                        h124 := unsigned'("00000000000000000000000000000000");
+                        h124 := (h122 or unsigned'(to_unsigned(0, 21) & h123 & to_unsigned(0, 8)));
+                        h125 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h125 := h126;
+                        else
+                            h125 := e_dlv_ev;
+                        end if;
+                        h127 := unsigned'("00000000000000000000000000000000");
+                        h127 := (h124 or unsigned'(to_unsigned(0, 20) & h125 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h120 := h127;
+                        else
+                            h120 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h120;
+                        h128 := unsigned'("00000000000000000000000000000000");
+                        h129 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h130 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h129 := h130;
+                        else
+                            h129 := e_dlv_ev;
+                        end if;
+                        h131 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h131 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h131 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h129 /= 0)) then
+                            h128 := h131;
+                        else
+                            h128 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h128;
+                        h132 := unsigned'("00000000000000000000000000000000");
+                        h133 := unsigned'("00000000000000000000000000000000");
+                        h134 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h134 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h134 := e_dlv_type;
+                        end if;
+                        h135 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h135 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h135 := e_dlv_type;
+                        end if;
+                        h136 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h136 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h136 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h134 >= 4)) and (h135 <= 6)) then
+                            h133 := h136;
+                        else
+                            h133 := to_unsigned(0, 32);
+                        end if;
+                        if ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))) then
+                            h132 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        else
+                            h132 := h133;
+                        end if;
+                        rec_instr_len <= h132(4-1 downto 0);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        h137 := to_unsigned(0, 1);
+                        h137 := to_unsigned(0, 1);
+                        if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
+                            h137 := to_unsigned(1, 1);
+                        end if;
+                        h138 := unsigned'("00000000000000000000000000000000");
+                        h138 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h137 & to_unsigned(0, 12)));
+                        h139 := to_unsigned(0, 1);
+                        h139 := to_unsigned(0, 1);
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h139 := to_unsigned(1, 1);
+                        end if;
+                        h140 := unsigned'("00000000000000000000000000000000");
+                        h140 := (h138 or unsigned'(to_unsigned(0, 20) & h139 & to_unsigned(0, 11)));
+                        h141 := to_unsigned(0, 3);
+                        h142 := to_unsigned(0, 3);
+                        if (e_vector = 1) then
+                            h142 := to_unsigned(5, 3);
+                        else
+                            h142 := to_unsigned(6, 3);
+                        end if;
+                        if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
+                            h141 := to_unsigned(3, 3);
+                        else
+                            h141 := h142;
+                        end if;
+                        h143 := unsigned'("00000000000000000000000000000000");
+                        h143 := (h140 or unsigned'(to_unsigned(0, 21) & h141 & to_unsigned(0, 8)));
+                        h144 := unsigned'("00000000000000000000000000000000");
+                        h144 := (h143 or unsigned'(to_unsigned(0, 27) & e_vector));
+                        rec_exit_intr_info <= h144;
+                        h145 := unsigned'("00000000000000000000000000000000");
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h145 := e_error_code;
+                        else
+                            h145 := to_unsigned(0, 32);
+                        end if;
+                        rec_exit_intr_error <= h145;
+                        h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h146 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h146(32-1 downto 0);
+                        st <= ST0;
+                    elsif ((((e_kind = 3) and (not (h150 /= 0))) and ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h158 = 3)) and ((((h159 = 0) or ((h160 >= 10) and (h161 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h162 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcs_48(8))) then
                         status <= to_unsigned(24, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2272,8 +2407,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= unsigned'("10000000000000000000101100001000");
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h149 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h149(32-1 downto 0);
                         st <= ST0;
-                    elsif (((e_kind = 3) and (not (h139 /= 0))) and (((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h147 = 3)) and (h148 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) then
+                    elsif (((e_kind = 3) and (not (h164 /= 0))) and (((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h172 = 3)) and (h173 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) then
                         status <= to_unsigned(25, 8);
                         rec_reason <= to_unsigned(2, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2283,6 +2421,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h163 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h163(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 2) and bool(w_vmcs_38(3))) then
                         status <= to_unsigned(26, 8);
@@ -2294,6 +2435,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= unsigned'("10000000000000000000001000000010");
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h174 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h174 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h174(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 1) and bool(w_vmcs_38(0))) then
                         status <= to_unsigned(27, 8);
@@ -2305,6 +2449,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h175 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h175(32-1 downto 0);
                         st <= ST0;
                     elsif (((((((e_kind = 55) and (not bool(w_vmcs_68(31)))) and bool(w_vmcs_40(22))) and bool(w_vmcs_38(5))) and (not bool(w_vmcs_a8(3)))) and (not bool(w_vmcs_a8(1)))) and (not bool(w_vmcs_a8(0)))) then
                         status <= to_unsigned(28, 8);
@@ -2316,6 +2463,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h176 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h176(32-1 downto 0);
                         st <= ST0;
                     elsif ((((((e_kind = 55) and (not bool(w_vmcs_68(31)))) and bool(w_vmcs_40(2))) and bool(w_vmcs_100(9))) and (not bool(w_vmcs_a8(0)))) and (not bool(w_vmcs_a8(1)))) then
                         status <= to_unsigned(29, 8);
@@ -2327,6 +2477,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h177 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h177 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h177(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 10) and bool(w_vmcs_40(7))) then
                         status <= to_unsigned(30, 8);
@@ -2338,6 +2491,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h178 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h178(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 12) and bool(w_vmcs_40(9))) then
                         status <= to_unsigned(31, 8);
@@ -2349,6 +2505,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h179 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h179(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 43) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(12)))) and bool(w_vmcs_40(9))) then
                         status <= to_unsigned(32, 8);
@@ -2360,6 +2519,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h180 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h180 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h180(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 13) and bool(w_vmcs_40(11))) then
                         status <= to_unsigned(33, 8);
@@ -2371,6 +2533,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h181 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h181 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h181(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 14) and bool(w_vmcs_40(12))) then
                         status <= to_unsigned(34, 8);
@@ -2382,6 +2547,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h182 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h182(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 15) and bool(w_vmcs_40(12))) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(3)))) then
                         status <= to_unsigned(35, 8);
@@ -2393,6 +2561,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h183 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h183 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h183(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 36) and bool(w_vmcs_40(10))) then
                         status <= to_unsigned(36, 8);
@@ -2406,6 +2577,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h184 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h184(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 37) and bool(w_vmcs_40(29))) then
                         status <= to_unsigned(37, 8);
@@ -2417,6 +2591,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h185 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h185(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 38) and bool(w_vmcs_40(30))) then
                         status <= to_unsigned(38, 8);
@@ -2428,6 +2605,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h186 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h186(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 39) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(6)))) then
                         status <= to_unsigned(39, 8);
@@ -2439,6 +2619,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h187 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h187(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 41) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(11)))) then
                         status <= to_unsigned(40, 8);
@@ -2450,6 +2633,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h188 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h188(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 42) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(16)))) then
                         status <= to_unsigned(41, 8);
@@ -2461,6 +2647,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h189 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h189 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h189(32-1 downto 0);
                         st <= ST0;
                     elsif (((((e_kind = 44) or (e_kind = 45)) or (e_kind = 46)) or (e_kind = 47)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(2)))) then
                         status <= to_unsigned(42, 8);
@@ -2472,6 +2661,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h190 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h190 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h190(32-1 downto 0);
                         st <= ST0;
                     elsif (((((e_kind = 48) or (e_kind = 49)) or (e_kind = 50)) or (e_kind = 51)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(2)))) then
                         status <= to_unsigned(43, 8);
@@ -2483,8 +2675,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h191 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h191 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h191(32-1 downto 0);
                         st <= ST0;
-                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h150 /= 0)) then
+                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h194 /= 0)) then
                         status <= to_unsigned(44, 8);
                         rec_reason <= to_unsigned(63, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2494,8 +2689,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h192 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h192(32-1 downto 0);
                         st <= ST0;
-                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h152 /= 0)) then
+                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h197 /= 0)) then
                         status <= to_unsigned(45, 8);
                         rec_reason <= to_unsigned(64, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2505,8 +2703,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h195 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h195(32-1 downto 0);
                         st <= ST0;
-                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(13)))) and (e_func < 64)) and (not ((shift_right(h153, to_integer(h154)) and to_unsigned(1, 64)) = 1))) then
+                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(13)))) and (e_func < 64)) and (not ((shift_right(h199, to_integer(h200)) and to_unsigned(1, 64)) = 1))) then
                         status <= to_unsigned(46, 8);
                         rec_reason <= to_unsigned(59, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2516,8 +2717,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h198 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h198(32-1 downto 0);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 0)) and (h157 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 0)) and (h204 /= 0)) then
                         status <= to_unsigned(47, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2531,6 +2735,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h202 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h202 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h202(32-1 downto 0);
                         st <= ST0;
                     elsif ((((e_kind = 28) and (e_cr = 3)) and bool(w_vmcs_40(15))) and (not (((((w_vmcs_60(32-1 downto 0) > 0) and (e_value = w_vmcs_d0)) or ((w_vmcs_60(32-1 downto 0) > 1) and (e_value = w_vmcs_d8))) or ((w_vmcs_60(32-1 downto 0) > 2) and (e_value = w_vmcs_e0))) or ((w_vmcs_60(32-1 downto 0) > 3) and (e_value = w_vmcs_e8))))) then
                         status <= to_unsigned(48, 8);
@@ -2546,8 +2753,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h205 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h205(32-1 downto 0);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 4)) and (h159 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 4)) and (h208 /= 0)) then
                         status <= to_unsigned(49, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2561,6 +2771,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h206 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h206(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 28) and (e_cr = 8)) and bool(w_vmcs_40(19))) then
                         status <= to_unsigned(50, 8);
@@ -2576,6 +2789,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h209 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h209(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 3)) and bool(w_vmcs_40(16))) then
                         status <= to_unsigned(51, 8);
@@ -2591,6 +2807,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h210 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h210 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h210(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 8)) and bool(w_vmcs_40(20))) then
                         status <= to_unsigned(52, 8);
@@ -2606,6 +2825,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h211(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 30) and bool(w_vmcs_b0(3))) and bool(w_vmcs_c0(3))) then
                         status <= to_unsigned(53, 8);
@@ -2620,8 +2842,11 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h212 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h212(32-1 downto 0);
                         st <= ST0;
-                    elsif ((e_kind = 31) and (((bool(w_vmcs_b0(0)) and bool(e_value(0))) and (not bool(w_vmcs_c0(0)))) or (h166 /= 0))) then
+                    elsif ((e_kind = 31) and (((bool(w_vmcs_b0(0)) and bool(e_value(0))) and (not bool(w_vmcs_c0(0)))) or (h220 /= 0))) then
                         status <= to_unsigned(54, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2631,19 +2856,22 @@ begin
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(3, 2);
                         v_wide(7-1 downto 6) := e_lmsw_mem;
-                        h160 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h160 := e_value;
-                        v_wide(32-1 downto 16) := h160(16-1 downto 0);
+                        h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h213 := e_value;
+                        v_wide(32-1 downto 16) := h213(16-1 downto 0);
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h161 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h214 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_lmsw_mem /= 0) then
-                            h161 := e_address;
+                            h214 := e_address;
                         else
-                            h161 := to_unsigned(0, 64);
+                            h214 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h161;
+                        rec_guest_linear <= h214;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h215 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h215 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h215(32-1 downto 0);
                         st <= ST0;
                     elsif ((e_kind = 32) and bool(w_vmcs_40(23))) then
                         status <= to_unsigned(55, 8);
@@ -2659,6 +2887,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h221 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h221 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h221(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 33) and (not bool(w_vmcs_40(25)))) and bool(w_vmcs_40(24))) then
                         status <= to_unsigned(56, 8);
@@ -2667,50 +2898,56 @@ begin
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h167 := to_unsigned(0, 4);
-                        h167 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h167(3-1 downto 0);
+                        h222 := to_unsigned(0, 4);
+                        h222 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h222(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h168 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h223 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h168 := e_address;
+                            h223 := e_address;
                         else
-                            h168 := to_unsigned(0, 64);
+                            h223 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h168;
+                        rec_guest_linear <= h223;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h224 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h224 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h224(32-1 downto 0);
                         st <= ST0;
-                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h172(17-1 downto 0) > 65535)) then
+                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h229(17-1 downto 0) > 65535)) then
                         status <= to_unsigned(57, 8);
                         rec_reason <= to_unsigned(30, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h169 := to_unsigned(0, 4);
-                        h169 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h169(3-1 downto 0);
+                        h225 := to_unsigned(0, 4);
+                        h225 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h225(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h226 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h170 := e_address;
+                            h226 := e_address;
                         else
-                            h170 := to_unsigned(0, 64);
+                            h226 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h170;
+                        rec_guest_linear <= h226;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h227 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h227 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h227(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and ((b_io_a /= 0) or (b_io_b /= 0))) then
                         status <= to_unsigned(58, 8);
@@ -2719,34 +2956,37 @@ begin
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h173 := to_unsigned(0, 4);
-                        h173 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h173(3-1 downto 0);
+                        h230 := to_unsigned(0, 4);
+                        h230 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h230(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h174 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h231 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h174 := e_address;
+                            h231 := e_address;
                         else
-                            h174 := to_unsigned(0, 64);
+                            h231 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h174;
+                        rec_guest_linear <= h231;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h232 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h232(32-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind = 34) or (e_kind = 35)) and (not bool(w_vmcs_40(28)))) then
                         status <= to_unsigned(59, 8);
-                        h175 := to_unsigned(0, 6);
+                        h233 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h175 := to_unsigned(31, 6);
+                            h233 := to_unsigned(31, 6);
                         else
-                            h175 := to_unsigned(32, 6);
+                            h233 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h175);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h233);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
@@ -2754,16 +2994,19 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h234 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h234(32-1 downto 0);
                         st <= ST0;
                     elsif (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (not (e_msr <= 8191))) and (not ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) then
                         status <= to_unsigned(60, 8);
-                        h176 := to_unsigned(0, 6);
+                        h235 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h176 := to_unsigned(31, 6);
+                            h235 := to_unsigned(31, 6);
                         else
-                            h176 := to_unsigned(32, 6);
+                            h235 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h176);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h235);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
@@ -2771,16 +3014,19 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h236 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h236 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h236(32-1 downto 0);
                         st <= ST0;
                     elsif ((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (b_msr_bit /= 0)) then
                         status <= to_unsigned(61, 8);
-                        h177 := to_unsigned(0, 6);
+                        h237 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h177 := to_unsigned(31, 6);
+                            h237 := to_unsigned(31, 6);
                         else
-                            h177 := to_unsigned(32, 6);
+                            h237 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h177);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h237);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
@@ -2788,6 +3034,9 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h238 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h238 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h238(32-1 downto 0);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2799,18 +3048,19 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
                         st <= FINISH;
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 104);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_entry_intr_info);
                             pend <= '1';
                         else
                             st <= ST1;
@@ -2829,12 +3079,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
+                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
                             pend <= '1';
                         else
                             st <= ST2;
@@ -2853,12 +3103,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
                             pend <= '1';
                         else
                             st <= ST3;
@@ -2877,12 +3127,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
                             pend <= '1';
                         else
                             st <= ST4;
@@ -2901,12 +3151,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= rec_qualification;
+                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
                             pend <= '1';
                         else
                             st <= ST5;
@@ -2925,12 +3175,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= rec_guest_linear;
+                            m_wdata <= rec_qualification;
                             pend <= '1';
                         else
                             st <= ST6;
@@ -2949,12 +3199,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            m_wdata <= rec_guest_linear;
                             pend <= '1';
                         else
                             st <= ST7;
@@ -2970,6 +3220,30 @@ begin
                         end if;
                     end if;
                 when ST7 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            pend <= '1';
+                        else
+                            st <= ST8;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST8;
+                        end if;
+                    end if;
+                when ST8 =>
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
@@ -3003,6 +3277,7 @@ begin
                     o_r_guest_linear <= rec_guest_linear;
                     o_r_exit_intr_info <= rec_exit_intr_info;
                     o_r_exit_intr_error <= rec_exit_intr_error;
+                    o_r_entry_intr_info <= rec_entry_intr_info;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -3011,4 +3286,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion e655b1f1b1edf03d8ec6dd9f of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 cfc5b2fc7916293a11efdf58b6a3df1649e475c68c055061a8c1f4e75eec2486
+-- virtspec conversion 4761209b32a6a5d8a678a705 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 7e0e63576bc287da688f9ed0e7643b0514858a3cf5d43f9f2580a59da6d7bb9b

@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion e655b1f1b1edf03d8ec6dd9f of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 4761209b32a6a5d8a678a705 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

@@ -64,12 +64,15 @@ def test_pf_during_delivery_of_injected_gp_records_the_injected_event(ref):
     inj = info(13, T_EXC, ev=1, code=0x10)
     assert inj == 0x0000_0010_8000_0B0D
     mem = with_(vmcb(exc=bit(14)), eventinj=inj)
+    before = dict(mem)
     out, trace = run(ref, mem, kind=EXCEPTION, vector=14, has_error_code=1, error_code=2,
                      fault_address=0x7FFF_F000, delivering=1, injected=1)
-    exits(out, 0x4E, info1=2, info2=0x7FFF_F000, nrip=0, intinfo=0x0000_0010_8000_0B0D)
+    # EVENTINJ is written back with V cleared (15.20): 0000_0010_0000_0B0Dh
+    exits(out, 0x4E, info1=2, info2=0x7FFF_F000, nrip=0, intinfo=0x0000_0010_8000_0B0D, eventinj=0x10_0000_0B0D)
     assert out["rule"] == "exception"
-    # the VMCB words are read once each, ascending; the five stores in offset order
-    assert trace[:len(READ_WORDS)] == [(0, VMCB + o, 8, mem.get(VMCB + o, 0)) for o in READ_WORDS]
+    # the VMCB words are read once each, ascending; the six stores in offset order
+    assert trace[:len(READ_WORDS)] == [(0, VMCB + o, 8, before.get(VMCB + o, 0)) for o in READ_WORDS]
+    assert mem[VMCB + EVENTINJ] == 0x10_0000_0B0D
     assert [(op, a) for op, a, *_ in trace[len(READ_WORDS):]] == [(1, VMCB + o) for o in STORE_WORDS]
     assert (1, VMCB + EXITINTINFO, 8, 0x0000_0010_8000_0B0D) in trace
 
@@ -79,7 +82,7 @@ def test_injected_event_without_v_is_not_being_delivered(ref):
     mem = with_(vmcb(exc=bit(14)), eventinj=info(13, T_EXC, ev=1, code=0x10, valid=0))
     out, _ = run(ref, mem, kind=EXCEPTION, vector=14, has_error_code=1, error_code=2,
                  fault_address=0x1000, delivering=1, injected=1)
-    exits(out, 0x4E, info1=2, info2=0x1000, nrip=0, intinfo=0)
+    exits(out, 0x4E, info1=2, info2=0x1000, nrip=0, intinfo=0, eventinj=0x10_0000_0B0D)  # V already 0: unchanged
 
 
 def test_injected_nmi_records_vector_2(ref):
@@ -88,7 +91,7 @@ def test_injected_nmi_records_vector_2(ref):
     mem = with_(vmcb(exc=bit(14)), eventinj=info(0x55, T_NMI))
     out, _ = run(ref, mem, kind=EXCEPTION, vector=14, has_error_code=1, error_code=0,
                  fault_address=0x2000, delivering=1, injected=1)
-    exits(out, 0x4E, info2=0x2000, nrip=0, intinfo=0x8000_0202)
+    exits(out, 0x4E, info2=0x2000, nrip=0, intinfo=0x8000_0202, eventinj=0x255)  # V cleared, VECTOR 55h kept
 
 
 # ---- exits during the delivery of the guest's own event ------------------------------------
@@ -98,7 +101,7 @@ def test_pf_during_delivery_of_an_external_interrupt(ref):
     mem = with_(vmcb(exc=bit(14)), eventinj=info(13, T_EXC, ev=1, code=0x10))
     out, _ = run(ref, mem, kind=EXCEPTION, vector=14, has_error_code=1, error_code=0,
                  fault_address=0x3000, delivering=1, dlv_type=T_INTR, dlv_vector=0x30)
-    exits(out, 0x4E, info2=0x3000, nrip=0, intinfo=0x8000_0030)
+    exits(out, 0x4E, info2=0x3000, nrip=0, intinfo=0x8000_0030, eventinj=0x10_0000_0B0D)
 
 
 def test_task_switch_through_idt_gate_during_nmi_delivery(ref):

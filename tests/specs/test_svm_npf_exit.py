@@ -121,9 +121,11 @@ def vmcb_reads(t):
             (0, VMCB + EVENTINJ, 8, t.mem[VMCB + EVENTINJ])]
 
 
-def stores(exitcode, info1, info2, intinfo):
+def stores(exitcode, info1, info2, intinfo, eventinj=0):
+    """The #VMEXIT's five writes, ascending; `eventinj`: EVENTINJ written back with V
+    (bit 31) cleared (15.20)."""
     return [(1, VMCB + EXITCODE, 8, exitcode), (1, VMCB + EXITINFO1, 8, info1),
-            (1, VMCB + EXITINFO2, 8, info2), (1, VMCB + EXITINTINFO, 8, intinfo)]
+            (1, VMCB + EXITINFO2, 8, info2), (1, VMCB + EXITINTINFO, 8, intinfo), (1, VMCB + EVENTINJ, 8, eventinj)]
 
 
 def test_an_access_that_translates_does_not_exit(ref):
@@ -155,9 +157,9 @@ def test_a_nested_fault_on_the_final_address_is_npf_with_exitintinfo(ref, write,
     info1 = (US | (RW if write else 0)) | FINAL
     assert out == {"exit": True, "rule": "npf", "fields": {
         "exitcode": NPF, "exitinfo1": info1, "exitinfo2": G_PAGE | 0xABC, "exitintinfo": intinfo,
-        "vector": 0, "error_code": 0, "cr2": 0}}
+        "eventinj": 0, "vector": 0, "error_code": 0, "cr2": 0}}
     # 2 VMCB words, 4 guest levels (4 nested + 1 guest read each), 4 nested reads of the final GPA
-    assert len(trace) == 2 + 20 + 4 + 4 and trace[-4:] == stores(NPF, info1, G_PAGE | 0xABC, intinfo)
+    assert len(trace) == 2 + 20 + 4 + 5 and trace[-5:] == stores(NPF, info1, G_PAGE | 0xABC, intinfo)
     assert mem[VMCB + EXITINTINFO] == intinfo and mem[VMCB + EXITCODE] == NPF
 
 
@@ -188,8 +190,10 @@ def test_a_nested_fault_on_a_guest_table_during_an_injected_event(ref, eventinj,
     assert out["rule"] == "npf" and out["fields"]["exitcode"] == NPF
     assert out["fields"]["exitinfo1"] == (RW | US) | TABLE and out["fields"]["exitinfo2"] == pde
     assert out["fields"]["exitintinfo"] == intinfo
+    # EVENTINJ is written back with V cleared, its other bits kept (15.20)
+    assert out["fields"]["eventinj"] == eventinj & ~V and mem[VMCB + EVENTINJ] == eventinj & ~V
     # 2 VMCB words, guest levels 4 and 3 (5 each), then the nested walk of the PDE's page
-    assert len(trace) == 2 + 10 + 4 + 4 and trace[-4:] == stores(NPF, RW | US | TABLE, pde, intinfo)
+    assert len(trace) == 2 + 10 + 4 + 5 and trace[-5:] == stores(NPF, RW | US | TABLE, pde, intinfo, eventinj & ~V)
 
 
 def test_an_intercepted_guest_page_fault_during_an_interrupt_delivery(ref):
@@ -202,9 +206,9 @@ def test_an_intercepted_guest_page_fault_during_an_interrupt_delivery(ref):
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=(INTR, 0x20, 0, 0)))
     assert out == {"exit": True, "rule": "pf_intercepted", "fields": {
         "exitcode": EXCP14, "exitinfo1": RW, "exitinfo2": VA, "exitintinfo": 0x8000_0020,
-        "vector": 0, "error_code": 0, "cr2": 0}}
+        "eventinj": 0, "vector": 0, "error_code": 0, "cr2": 0}}
     # 2 VMCB words, 4 guest levels (5 each; the PTE is read and found not present)
-    assert len(trace) == 2 + 20 + 4 and trace[-4:] == stores(EXCP14, RW, VA, 0x8000_0020)
+    assert len(trace) == 2 + 20 + 5 and trace[-5:] == stores(EXCP14, RW, VA, 0x8000_0020)
 
 
 def test_a_guest_page_fault_that_is_not_intercepted_writes_nothing(ref):
@@ -214,7 +218,8 @@ def test_a_guest_page_fault_that_is_not_intercepted_writes_nothing(ref):
     t.mem[G_TABLES[1] + GPA_TO_SPA + 8 * idx(VA, 1)] = 0
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=(INTR, 0x20, 0, 0)))
     assert out == {"exit": True, "rule": "guest_page_fault", "fields": {
-        "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "vector": 14, "error_code": RW, "cr2": VA}}
+        "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "eventinj": 0, "vector": 14,
+        "error_code": RW, "cr2": VA}}
     assert len(trace) == 22 and all(op == 0 for op, *_ in trace) and mem == t.mem
 
 
@@ -229,9 +234,83 @@ def test_a_non_canonical_address_is_gp_before_any_table_is_read(ref, intercepts)
     if intercepts:
         assert out == {"exit": True, "rule": "gp_intercepted", "fields": {
             "exitcode": EXCP13, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0x8000_0480,
-            "vector": 0, "error_code": 0, "cr2": 0}}
+            "eventinj": 0, "vector": 0, "error_code": 0, "cr2": 0}}
         assert trace == vmcb_reads(t) + stores(EXCP13, 0, 0, 0x8000_0480)
     else:
         assert out["rule"] == "guest_gp_fault" and out["fields"]["vector"] == 13 and out["fields"]["exitcode"] == 0
         assert trace == vmcb_reads(t) and mem == t.mem
 
+
+
+# ---- a guest exception during the delivery of an exception: #DF and shutdown ----------------
+# APM 8.2.9 (SDM Vol. 3A Table 6-5): #GP is contributory; contributory on contributory, or #GP
+# or #PF on #PF, gives #DF; #GP or #PF on #DF gives shutdown; the rest is handled serially.
+# The new exception's own intercept is checked first (15.12): bits 13 and 14 are clear here.
+# An intercepted #DF (48h) or shutdown (7Fh, 00Ch bit 31: bit 63 of the word at 008h) leaves
+# EXITINTINFO = the prior event (15.7.3); EXITINFO1 and EXITINFO2 of #DF are undefined, 0.
+EXCP8, SHUTDOWN = 0x48, 0x7F
+DF_BIT, SHUTDOWN_BIT = 1 << 8, 1 << 63
+PF_DELIVERY = (EXCEPTION, 14, 1, 2)
+PF_INTINFO = 2 << 32 | V | 1 << 11 | EXCEPTION << 8 | 14
+assert PF_INTINFO == 0x0000_0002_8000_0B0E
+
+
+@pytest.mark.parametrize("intercepts", [DF_BIT, 0])
+def test_a_page_fault_during_the_delivery_of_a_page_fault_is_a_double_fault(ref, intercepts):
+    """The guest PTE not present while the guest's #PF (error code 2) is being delivered: #PF on
+    #PF is #DF. Intercepted: #VMEXIT 48h, EXITINTINFO = the #PF being delivered
+    (0000_0002_8000_0B0Eh), EXITINFO1/2 0, EVENTINJ (0) written back; else the guest takes #DF."""
+    t = TwoD().vmcb(intercepts=intercepts)
+    t.mem[G_TABLES[1] + GPA_TO_SPA + 8 * idx(VA, 1)] = 0
+    out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=PF_DELIVERY))
+    if intercepts:
+        assert out == {"exit": True, "rule": "double_fault", "fields": {
+            "exitcode": EXCP8, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": PF_INTINFO, "eventinj": 0,
+            "vector": 0, "error_code": 0, "cr2": 0}}
+        assert len(trace) == 2 + 20 + 5 and trace[-5:] == stores(EXCP8, 0, 0, PF_INTINFO)
+    else:
+        assert out == {"exit": True, "rule": "guest_double_fault", "fields": {
+            "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "eventinj": 0, "vector": 8,
+            "error_code": 0, "cr2": 0}}
+        assert len(trace) == 2 + 20 and mem == t.mem
+
+
+@pytest.mark.parametrize("intercepts", [SHUTDOWN_BIT, 0])
+def test_a_general_protection_during_an_injected_double_fault_is_a_shutdown(ref, intercepts):
+    """VMRUN injected a #DF (EVENTINJ = V | EV | TYPE 3 | vector 8, error code 0:
+    8000_0B08h); its delivery meets a non-canonical address (#GP(0)): #GP on #DF is shutdown.
+    Intercepted: #VMEXIT 7Fh, EXITINTINFO = the injected #DF (8000_0B08h), EVENTINJ written
+    back with V cleared (0B08h, 15.20); else the guest shuts down, nothing written. The walk
+    reads nothing."""
+    inj = V | 1 << 11 | EXCEPTION << 8 | 8
+    t = TwoD().vmcb(intercepts=intercepts, eventinj=inj)
+    out, trace, mem = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, injected=1))
+    if intercepts:
+        assert out["rule"] == "shutdown" and out["fields"]["exitcode"] == SHUTDOWN
+        assert out["fields"]["exitintinfo"] == 0x8000_0B08 and out["fields"]["eventinj"] == 0x0B08
+        assert trace == vmcb_reads(t) + stores(SHUTDOWN, 0, 0, 0x8000_0B08, 0x0B08)
+    else:
+        assert out == {"exit": True, "rule": "guest_shutdown", "fields": {
+            "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "eventinj": 0, "vector": 0,
+            "error_code": 0, "cr2": 0}}
+        assert trace == vmcb_reads(t) and mem == t.mem
+
+
+@pytest.mark.parametrize("dlv,rule", [
+    ((EXCEPTION, 13, 1, 0), "guest_double_fault"),  # #GP on #GP
+    ((EXCEPTION, 0, 0, 0), "guest_double_fault"),   # #GP on #DE
+    ((EXCEPTION, 3, 0, 0), "guest_gp_fault"),       # #GP on #BP (benign): serially
+    ((INTR, 0x30, 0, 0), "guest_gp_fault"),         # an interrupt is no exception: serially
+])
+def test_which_events_being_delivered_combine_with_a_general_protection(ref, dlv, rule):
+    t = TwoD().vmcb()
+    out, _, _ = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=dlv))
+    assert out["rule"] == rule
+
+
+def test_an_intercepted_general_protection_exits_before_any_combination(ref):
+    """15.12: #GP intercepted (bit 13) during the delivery of a #DF: #VMEXIT 4Dh with
+    EXITINTINFO = the #DF, not a shutdown (whose intercept is set too)."""
+    t = TwoD().vmcb(intercepts=1 << 13 | SHUTDOWN_BIT)
+    out, _, _ = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=(EXCEPTION, 8, 1, 0)))
+    assert out["rule"] == "gp_intercepted" and out["fields"]["exitintinfo"] == 0x8000_0B08

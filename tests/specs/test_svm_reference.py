@@ -30,7 +30,8 @@ V_INTR, INT_STATE, EVENTINJ, RFLAGS = 0x060, 0x068, 0x0A8, 0x570   # RFLAGS: sav
 # the words of every field the rules read, ascending: intercepts, map bases, V_INTR, the
 # interrupt shadow, EVENTINJ and the guest RFLAGS
 READ_WORDS = (0x000, 0x008, 0x010, 0x040, 0x048, V_INTR, INT_STATE, EVENTINJ, RFLAGS)
-STORE_WORDS = (EXITCODE, EXITINFO1, EXITINFO2, EXITINTINFO, NRIP)
+# the #VMEXIT writes, ascending: EVENTINJ comes back with V cleared (15.20)
+STORE_WORDS = (EXITCODE, EXITINFO1, EXITINFO2, EXITINTINFO, EVENTINJ, NRIP)
 
 # event kinds: the spec's request encoding (enum svm_event)
 CR_READ, CR_WRITE, DR_READ, DR_WRITE, EXCEPTION = 0x00, 0x10, 0x20, 0x30, 0x40
@@ -84,10 +85,11 @@ def run(ref, mem, vmcb_pa=VMCB, **event):
     return out, trace
 
 
-def exits(out, code, info1=0, info2=0, nrip=NEXT_RIP, intinfo=0):
+def exits(out, code, info1=0, info2=0, nrip=NEXT_RIP, intinfo=0, eventinj=0):
+    """`eventinj`: EVENTINJ as the #VMEXIT writes it back, V (bit 31) cleared (15.20)."""
     assert out["exit"] is True, out
     assert out["fields"] == {"exitcode": code, "exitinfo1": info1, "exitinfo2": info2, "exitintinfo": intinfo,
-                             "nrip": nrip}
+                             "nrip": nrip, "eventinj": eventinj}
 
 
 def vmcb_reads(mem):
@@ -102,7 +104,7 @@ def no_writes(trace):
 def test_interface(ref):
     assert ref.EVENT == list(EVENT)
     assert ref.CONTEXT == ["VMCB_PA"]
-    assert ref.RECORD_FIELDS == ["exitcode", "exitinfo1", "exitinfo2", "exitintinfo", "nrip"]
+    assert ref.RECORD_FIELDS == ["exitcode", "exitinfo1", "exitinfo2", "exitintinfo", "nrip", "eventinj"]
     assert ref.EXITS[:4] == ["cr_access", "cr0_selective_write", "dr_access", "exception"]
 
 
@@ -445,17 +447,21 @@ def test_trace_and_stored_exit_fields(ref):
     mem = iopm_bit(vmcb(misc1=bit(M1_IOIO)), 0x71)
     mem[VMCB + EXITINFO2] = 0x1111_2222_3333_4444            # stale value: overwritten
     mem[VMCB + EXITINTINFO] = 0x5555                         # stale EXITINTINFO: overwritten with 0 (V = 0)
+    # EVENTINJ of the VMRUN: #GP (vector 13, TYPE 3, EV) with error code 10h, V = 1; every
+    # #VMEXIT clears V (15.20), the other bits stay: 10_0000_0B0Dh is written back
+    mem[VMCB + EVENTINJ] = 0x10 << 32 | 1 << 31 | 1 << 11 | 3 << 8 | 13
     before = dict(mem)
     out, trace = run(ref, mem, vmcb_pa=VMCB | 0xFFF, kind=IO, port=0x71, size=1, io_in=0)
     info1 = 0x71 << 16 | 1 << 7 | 1 << 4
-    exits(out, 0x7B, info1=info1, info2=NEXT_RIP)
+    exits(out, 0x7B, info1=info1, info2=NEXT_RIP, eventinj=0x10_0000_0B0D)
     reads = [(0, VMCB + o, 8, before.get(VMCB + o, 0)) for o in READ_WORDS] + [(0, IOPM + 8, 8, 1 << (0x71 - 64))]
     writes = [(1, VMCB + EXITCODE, 8, 0x7B), (1, VMCB + EXITINFO1, 8, info1),
-              (1, VMCB + EXITINFO2, 8, NEXT_RIP), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + NRIP, 8, NEXT_RIP)]
+              (1, VMCB + EXITINFO2, 8, NEXT_RIP), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + EVENTINJ, 8, 0x10_0000_0B0D),
+              (1, VMCB + NRIP, 8, NEXT_RIP)]
     assert trace == reads + writes
     expected = dict(before)
     expected.update({VMCB + EXITCODE: 0x7B, VMCB + EXITINFO1: info1, VMCB + EXITINFO2: NEXT_RIP,
-                     VMCB + EXITINTINFO: 0, VMCB + NRIP: NEXT_RIP})
+                     VMCB + EXITINTINFO: 0, VMCB + EVENTINJ: 0x10_0000_0B0D, VMCB + NRIP: NEXT_RIP})
     assert mem == expected
 
 
@@ -466,10 +472,11 @@ def test_trace_of_an_msr_exit(ref):
     assert trace == vmcb_reads(vmcb(misc1=bit(M1_MSR))) + [
         (0, MSRPM + 0x1000, 8, 0b10),
         (1, VMCB + EXITCODE, 8, 0x7C), (1, VMCB + EXITINFO1, 8, 1),
-        (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + NRIP, 8, NEXT_RIP)]
+        (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + EVENTINJ, 8, 0),
+        (1, VMCB + NRIP, 8, NEXT_RIP)]
     assert {a: mem[a] for a in (VMCB + o for o in STORE_WORDS)} == {
         VMCB + EXITCODE: 0x7C, VMCB + EXITINFO1: 1, VMCB + EXITINFO2: 0, VMCB + EXITINTINFO: 0,
-        VMCB + NRIP: NEXT_RIP}
+        VMCB + EVENTINJ: 0, VMCB + NRIP: NEXT_RIP}
 
 
 def test_no_exit_writes_nothing(ref):
@@ -489,6 +496,7 @@ def test_exit_with_nrip_zero_stores_zero(ref):
     mem[VMCB + NRIP] = 0xAAAA
     out, trace = run(ref, mem, kind=INTR)
     exits(out, 0x60, nrip=0)
-    assert trace[-5:] == [(1, VMCB + EXITCODE, 8, 0x60), (1, VMCB + EXITINFO1, 8, 0),
-                          (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + NRIP, 8, 0)]
+    assert trace[-6:] == [(1, VMCB + EXITCODE, 8, 0x60), (1, VMCB + EXITINFO1, 8, 0),
+                          (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + EVENTINJ, 8, 0),
+                          (1, VMCB + NRIP, 8, 0)]
     assert mem[VMCB + NRIP] == 0

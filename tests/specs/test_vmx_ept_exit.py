@@ -56,8 +56,10 @@ VMCS = 0x0800_0000
 # VMCS slots (intel_vmx's model layout)
 PIN, EXC_BITMAP, PFEC_MASK, PFEC_MATCH, ENTRY_INFO, ENTRY_ERROR, ENTRY_LEN = 0x38, 0x48, 0x50, 0x58, 0x68, 0x70, 0x78
 READ_SLOTS = (PIN, EXC_BITMAP, PFEC_MASK, PFEC_MATCH, ENTRY_INFO, ENTRY_ERROR, ENTRY_LEN)
-# reason, IDT info, IDT error, length, qual, GLA, GPA, VM-exit interruption information, its error code
-STORE_SLOTS = (0x88, 0x90, 0x98, 0xA0, 0xF0, 0xF8, 0x108, 0x110, 0x118)
+# VM-entry interruption information (4016h: a VM exit writes it back with bit 31 clear, SDM
+# 25.8.3), reason, IDT info, IDT error, length, qual, GLA, GPA, VM-exit interruption
+# information, its error code: the ten stores of an exit, in offset order
+STORE_SLOTS = (ENTRY_INFO, 0x88, 0x90, 0x98, 0xA0, 0xF0, 0xF8, 0x108, 0x110, 0x118)
 NMI_EXITING, VIRTUAL_NMIS = 1 << 3, 1 << 5
 EPT_VIOLATION, EPT_MISCONFIG, EXCEPTION_NMI = 48, 49, 0
 V = 1 << 31
@@ -145,16 +147,18 @@ def vmcs_reads(t):
     return [(0, VMCS + s, 8, t.mem[VMCS + s]) for s in READ_SLOTS]
 
 
-def stores(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0):
-    values = (reason, idt_info, idt_error, instr_len, qual, gla, gpa, intr, intr_error)
+def stores(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0, entry=0):
+    """`entry`: 4016h after the exit, the VM-entry interruption information with bit 31 clear."""
+    values = (entry, reason, idt_info, idt_error, instr_len, qual, gla, gpa, intr, intr_error)
     return [(1, VMCS + s, 8, v) for s, v in zip(STORE_SLOTS, values)]
 
 
 def fields(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0, vector=0,
-           error_code=0, cr2=0):
+           error_code=0, cr2=0, entry=0):
     return {"reason": reason, "idt_vectoring_info": idt_info, "idt_vectoring_error": idt_error, "instr_len": instr_len,
             "qualification": qual, "guest_linear": gla, "guest_physical": gpa, "exit_intr_info": intr,
-            "exit_intr_error": intr_error, "vector": vector, "error_code": error_code, "cr2": cr2}
+            "exit_intr_error": intr_error, "entry_intr_info": entry, "vector": vector, "error_code": error_code,
+            "cr2": cr2}
 
 
 # A supervisor write to the guest page whose EPT leaf lacks W: bit 1 (a write), bit 3 (R of
@@ -196,7 +200,7 @@ def test_an_ept_violation_on_the_final_address_records_the_event_being_delivered
     info, error = (PF_IDT_INFO, 2) if delivering else (0, 0)
     assert out == {"exit": True, "rule": "ept_violation",
                    "fields": fields(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)}
-    assert len(trace) == 7 + 24 + 9 and trace[-9:] == stores(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)
+    assert len(trace) == 7 + 24 + 10 and trace[-10:] == stores(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)
     assert mem[VMCS + 0x108] == FINAL_GPA
 
 
@@ -233,9 +237,14 @@ def test_an_ept_misconfiguration_on_a_guest_table_during_an_injected_event(ref, 
     pdpte = G_TABLES[3] + 8 * 0x1C3
     t.mem[t.ept_leaf[G_TABLES[3]]] = (G_TABLES[3] + GPA_TO_HPA) | W | MT_WB
     out, trace, mem = decide(ref, t, t.request(delivering=1, injected=1, ilen=5, dlv=PF_DELIVERY))
-    assert out == {"exit": True, "rule": "ept_misconfig", "fields": fields(EPT_MISCONFIG, info, 0, length, gpa=pdpte)}
+    # 4016h after the exit: the same bits, the valid bit cleared (SDM 25.8.3)
+    entry = entry_info & ~V
+    assert out == {"exit": True, "rule": "ept_misconfig",
+                   "fields": fields(EPT_MISCONFIG, info, 0, length, gpa=pdpte, entry=entry)}
     # 7 VMCS slots, guest level 4 (4 EPT + 1), the EPT walk of the PDPTE's page (4)
-    assert len(trace) == 7 + 5 + 4 + 9 and trace[-9:] == stores(EPT_MISCONFIG, info, 0, length, gpa=pdpte)
+    assert len(trace) == 7 + 5 + 4 + 10
+    assert trace[-10:] == stores(EPT_MISCONFIG, info, 0, length, gpa=pdpte, entry=entry)
+    assert mem[VMCS + ENTRY_INFO] == entry
 
 
 def test_a_violation_during_a_software_exception_takes_its_instruction_length(ref):
@@ -262,9 +271,12 @@ def test_a_guest_page_fault_during_an_injected_nmi(ref, bitmap, mask, match, rul
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, injected=1))
     assert out["rule"] == rule
     if rule == "pf_exception":
-        assert out["fields"] == fields(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW)
-        assert len(trace) == 7 + 20 + 9
-        assert trace[-9:] == stores(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW)
+        # the injected NMI's 4016h (8000_0202h) is written back as 0202h
+        assert out["fields"] == fields(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW,
+                                       entry=0x202)
+        assert len(trace) == 7 + 20 + 10
+        assert trace[-10:] == stores(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW,
+                                     entry=0x202)
     else:
         assert out["fields"] == fields(vector=14, error_code=RW, cr2=VA)
         assert len(trace) == 7 + 20 and mem == t.mem
@@ -304,4 +316,71 @@ def test_a_page_fault_exit_on_iret_records_nmi_unblocking(ref, pin, delivering, 
     info, error = (PF_IDT_INFO, 2) if delivering else (0, 0)
     assert out == {"exit": True, "rule": "pf_exception",
                    "fields": fields(EXCEPTION_NMI, info, error, 0, VA, intr=intr, intr_error=0)}
-    assert trace[-9:] == stores(EXCEPTION_NMI, info, error, 0, VA, intr=intr)
+    assert trace[-10:] == stores(EXCEPTION_NMI, info, error, 0, VA, intr=intr)
+
+
+# ---- a guest exception during the delivery of an exception: #DF and triple fault ------------
+# SDM Vol. 3A 6.15 Table 6-5: #GP (13) is contributory; contributory on contributory, or #GP
+# or #PF on #PF, gives #DF; #GP or #PF on #DF gives a triple fault; anything on a benign
+# event, and #PF on a contributory one, is handled serially. The exception bitmap is checked
+# for the new exception first (SDM 26.2): here bits 13 and 14 are clear (mask = match = 0:
+# bit 14 = 0 lets a #PF through).
+DF = 8
+DF_INTR = V | 1 << 11 | HW_EXCEPTION << 8 | DF  # the #DF in 4404h: vector 8, type 3, error code valid
+assert DF_INTR == 0x8000_0B08
+
+
+@pytest.mark.parametrize("bitmap", [1 << DF, 0])
+def test_a_page_fault_during_the_delivery_of_a_page_fault_is_a_double_fault(ref, bitmap):
+    """The guest PTE not present while the guest's own #PF (error code 2) is being delivered:
+    #PF on #PF is #DF. Bitmap bit 8: reason 0, the #DF in the VM-exit interruption information
+    (8000_0B08h, error code 0), no IDT-vectoring information (28.2.4: the original event
+    results in a #DF that causes the exit directly), no qualification (a #DF has none); else
+    the guest takes #DF (error code 0), nothing written."""
+    t = TwoD().vmcs(bitmap=bitmap)
+    t.mem[G_TABLES[1] + GPA_TO_HPA + 8 * idx(VA, 1)] = 0
+    out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=PF_DELIVERY))
+    if bitmap:
+        assert out == {"exit": True, "rule": "double_fault_exception",
+                       "fields": fields(EXCEPTION_NMI, intr=DF_INTR, intr_error=0)}
+        assert len(trace) == 7 + 20 + 10 and trace[-10:] == stores(EXCEPTION_NMI, intr=DF_INTR)
+    else:
+        assert out == {"exit": True, "rule": "guest_double_fault", "fields": fields(vector=DF)}
+        assert len(trace) == 7 + 20 and mem == t.mem
+
+
+def test_a_general_protection_during_an_injected_double_fault_is_a_triple_fault(ref):
+    """VM entry injected a #DF (4016h = 8000_0B08h, error code 0); its delivery meets a
+    non-canonical address (#GP(0), bit 13 clear): #GP on #DF is a triple fault, which always
+    exits, reason 2, with no IDT-vectoring information (28.2.4) and no interruption
+    information; the exit writes 4016h back as 0B08h (valid bit cleared, 25.8.3). The walk
+    reads nothing (the address is not canonical)."""
+    t = TwoD().vmcs(entry_info=DF_INTR)
+    out, trace, mem = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, injected=1))
+    assert out == {"exit": True, "rule": "triple_fault", "fields": fields(2, entry=0x0B08)}
+    assert trace == vmcs_reads(t) + stores(2, entry=0x0B08)
+    assert mem[VMCS + ENTRY_INFO] == 0x0B08
+
+
+@pytest.mark.parametrize("dlv,rule,vector", [
+    ((HW_EXCEPTION, 13, 1, 0), "guest_double_fault", DF),   # #GP on #GP: contributory twice
+    ((HW_EXCEPTION, 11, 1, 0), "guest_double_fault", DF),   # #GP on #NP
+    ((HW_EXCEPTION, 6, 0, 0), "guest_gp_fault", 13),        # #GP on #UD (benign): serially
+    ((NMI, 2, 0, 0), "guest_gp_fault", 13),                 # an NMI is no exception: serially
+    ((SW_EXCEPTION, 13, 0, 0), "guest_gp_fault", 13),       # a software exception (type 6): not combined
+])
+def test_which_events_being_delivered_combine_with_a_general_protection(ref, dlv, rule, vector):
+    """A non-canonical address (#GP(0), bit 13 and bit 8 clear) during the delivery of the
+    guest's own event: Table 6-5 by the class of the event being delivered."""
+    t = TwoD().vmcs()
+    out, _, _ = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=dlv))
+    assert out["rule"] == rule and out["fields"]["vector"] == vector
+
+
+def test_a_page_fault_during_the_delivery_of_a_contributory_exception_is_handled_serially(ref):
+    """Table 6-5: a #PF on a contributory exception (#GP being delivered) is not a #DF: the
+    guest takes the #PF."""
+    t = TwoD().vmcs()
+    t.mem[G_TABLES[1] + GPA_TO_HPA + 8 * idx(VA, 1)] = 0
+    out, _, _ = decide(ref, t, t.request(write=1, delivering=1, dlv=(HW_EXCEPTION, 13, 1, 0)))
+    assert out == {"exit": True, "rule": "guest_page_fault", "fields": fields(vector=14, error_code=RW, cr2=VA)}

@@ -13,9 +13,11 @@ Every expected value below is written down from those facts, never computed from
 spec. The VMCS layout is the spec's documented model (the real in-memory format is
 implementation-specific, SDM 25.2): one 8-byte slot per field, in ascending order of the
 field's VMCS encoding, at VMCS_PA. Each decision reads every VMCS slot the unit uses
-(27 words, ascending), then the bitmap words it needs, and on an exit writes the exit
+(27 words, ascending), then the bitmap words it needs, and on an exit writes, in offset
+order, the VM-entry interruption information with its valid bit cleared (25.8.3), the exit
 reason, the IDT-vectoring information and error code, the instruction length, the exit
-qualification and the guest-linear address.
+qualification, the guest-linear address and the VM-exit interruption information and
+error code.
 
 Every decision made here also runs on the generated MyHDL model (batched at the end of
 the module, see model_queue): outcome, ordered memory trace and final memory must agree.
@@ -121,8 +123,16 @@ def reads(mem, *words):
     return [(0, w, 8, mem.get(w, 0)) for w in words]
 
 
-def stores(reason, ilen=0, qual=0, gla=0, idt=0, idt_error=0, intr=0, intr_error=0):
-    return [(1, VMCS + SLOT["exit_reason"], 8, reason), (1, VMCS + SLOT["idt_vectoring_info"], 8, idt),
+def entry_after_exit(mem) -> int:
+    """The VM-entry interruption information (4016h) a VM exit leaves: every VM exit clears
+    its valid bit, bit 31, and keeps the other bits (SDM 25.8.3, 2008 ed. 20.8.3); the field
+    is 32 bits, in the low half of its slot, and the exit writes the slot's high half 0."""
+    return mem.get(VMCS + SLOT["entry_intr_info"], 0) & 0xFFFF_FFFF & ~(1 << 31)
+
+
+def stores(reason, ilen=0, qual=0, gla=0, idt=0, idt_error=0, intr=0, intr_error=0, entry=0):
+    """The exit's writes in offset order: 4016h (68h, `entry`: entry_after_exit) first."""
+    return [(1, VMCS + SLOT["entry_intr_info"], 8, entry), (1, VMCS + SLOT["exit_reason"], 8, reason), (1, VMCS + SLOT["idt_vectoring_info"], 8, idt),
             (1, VMCS + SLOT["idt_vectoring_error"], 8, idt_error), (1, VMCS + SLOT["exit_instr_len"], 8, ilen),
             (1, VMCS + SLOT["exit_qualification"], 8, qual), (1, VMCS + SLOT["guest_linear"], 8, gla),
             (1, VMCS + SLOT["exit_intr_info"], 8, intr), (1, VMCS + SLOT["exit_intr_error"], 8, intr_error)]
@@ -155,8 +165,9 @@ class Vmx:
         assert out == {"exit": True, "rule": rule,
                        "fields": {"reason": reason, "idt_vectoring_info": idt, "idt_vectoring_error": idt_error,
                                   "instr_len": length, "qualification": qual, "guest_linear": gla,
-                                  "exit_intr_info": intr, "exit_intr_error": intr_error}}
-        written = stores(reason, length, qual, gla, idt, idt_error, intr, intr_error)
+                                  "exit_intr_info": intr, "exit_intr_error": intr_error,
+                                  "entry_intr_info": entry_after_exit(mem)}}
+        written = stores(reason, length, qual, gla, idt, idt_error, intr, intr_error, entry_after_exit(mem))
         assert trace == vmcs_reads(mem) + reads(mem, *bitmap_words) + written
         expect = dict(mem)
         expect.update({addr: value for _, addr, _, value in written})
@@ -201,7 +212,7 @@ def test_request_and_record_names(generated):
     assert ref.CONTEXT == ["VMCS_PA"]
     assert ref.RECORD == "vmexit"
     assert ref.RECORD_FIELDS == ["reason", "idt_vectoring_info", "idt_vectoring_error", "instr_len", "qualification",
-                                 "guest_linear", "exit_intr_info", "exit_intr_error"]
+                                 "guest_linear", "exit_intr_info", "exit_intr_error", "entry_intr_info"]
     for f in ("kind", "vector", "error_code", "port", "size", "io_in", "io_str", "io_rep", "io_imm", "msr",
               "cr", "gpr", "value", "lmsw_mem", "dr", "dr_from"):
         assert f in ref.EVENT
@@ -667,8 +678,9 @@ def test_write_high_bitmap_at_c00h(vmx):
 # ---- memory order and the VMCS address ----------------------------------------------------------
 def test_full_trace_of_an_io_exit(vmx):
     """Spelled out once: the 27 VMCS words in ascending address order, the two bitmap words,
-    then the eight stores (exit reason 4402h, IDT-vectoring information 4408h and error code
-    440Ah, instruction length 440Ch, qualification 6400h, guest-linear address 640Ah, VM-exit
+    then the nine stores (VM-entry interruption information 4016h, 0 here, its valid bit
+    cleared; exit reason 4402h, IDT-vectoring information 4408h and error code 440Ah,
+    instruction length 440Ch, qualification 6400h, guest-linear address 640Ah, VM-exit
     interruption information 4404h and error code 4406h in the two slots added last),
     ascending."""
     mem = vmcs(primary=P_USE_IO | P_HLT, pin=PIN_NMI, cr0_mask=CR0_PG)
@@ -681,7 +693,7 @@ def test_full_trace_of_an_io_exit(vmx):
     assert all(t[0] == 0 and t[2] == 8 for t in trace[:27])
     assert trace[0][3] == IOA and trace[7][3] == PIN_NMI and trace[8][3] == P_USE_IO | P_HLT
     assert trace[18][3] == CR0_PG
-    assert trace[27:] == [(0, IOA + 0xFF8, 8, 0), (0, IOB, 8, 1),
+    assert trace[27:] == [(0, IOA + 0xFF8, 8, 0), (0, IOB, 8, 1), (1, VMCS + 0x68, 8, 0),
                           (1, VMCS + 0x88, 8, 30), (1, VMCS + 0x90, 8, 0), (1, VMCS + 0x98, 8, 0),
                           (1, VMCS + 0xA0, 8, 2), (1, VMCS + 0xF0, 8, 0x7FFF_0001), (1, VMCS + 0xF8, 8, 0),
                           (1, VMCS + 0x110, 8, 0), (1, VMCS + 0x118, 8, 0)]
@@ -698,6 +710,18 @@ def test_no_exit_writes_nothing_even_over_old_exit_information(vmx):
 def test_an_exit_overwrites_the_previous_exit_information(vmx):
     mem = vmcs(exit_reason=30, exit_qualification=0xFFFF_0001, exit_instr_len=2, guest_linear=0x1000)
     vmx.exits(mem, "CPUID", "cpuid", R_CPUID, length=2, ilen=2)
+
+
+def test_every_vm_exit_clears_the_valid_bit_of_the_entry_interruption_information(vmx):
+    """SDM 25.8.3 (2008 ed. 20.8.3): VM exits clear bit 31 of 4016h. Here 4016h holds a valid
+    injection (80000B0Eh: valid, type 3 hardware exception, error code, vector 14) and junk
+    in its slot's high half; a CPUID exit, which assigns nothing of 4016h, writes it back as
+    00000B0Eh (the other bits kept) with the high half 0: the record field's default."""
+    mem = vmcs(entry_intr_info=0xDEAD_0000_8000_0B0E)
+    out = vmx.exits(mem, "CPUID", "cpuid", R_CPUID, length=2, ilen=2)
+    assert out["fields"]["entry_intr_info"] == 0x0B0E
+    out, trace, after = vmx.decide(mem, "NMI")  # no "NMI exiting": no exit, 4016h untouched
+    assert out == {"exit": False} and after[VMCS + SLOT["entry_intr_info"]] == 0xDEAD_0000_8000_0B0E
 
 
 def test_vmcs_pa_bits_outside_51_12_are_ignored(vmx):

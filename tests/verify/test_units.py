@@ -266,8 +266,16 @@ def test_event_field_named_like_a_context_register(tmp_path):
     assert loc(d) == where(text, "blk : 4") and "context register" in d.message
 
 
-def test_record_field_with_a_value_is_not_a_unit_field(tmp_path):
+def test_record_field_with_a_value_is_a_default_and_bit_ranges_are_refused(tmp_path):
+    """A unit record field with a value is a default: every rule that does not assign it
+    takes it (notes/unit-language.md); bit ranges there are still E0306."""
     text = edit(TOY, "        code : 8 store ctl.code;\n", "        code : 8 store ctl.code;\n        extra : 4 = 1;\n")
+    bag = DiagnosticBag()
+    unit = compile_spec(write(tmp_path, text), bag).top
+    assert not bag.errors and all(a.default for x in unit.exits for a in x.assigns if a.field == "extra")
+    assert [sum(a.field == "extra" for a in x.assigns) for x in unit.exits] == [1, 1]
+    text = edit(TOY, "        code : 8 store ctl.code;\n",
+                "        code : 8 store ctl.code;\n        extra : 4 { lo [1:0] = 1; }\n")
     d = only(compile_text(tmp_path, text), "E0306")
     assert loc(d) == where(text, "extra : 4") and "'extra : WIDTH;'" in d.message
 

@@ -1550,6 +1550,12 @@ class Elaborator:
                                "EXPR;' (fields without a value belong to a unit's record)", f.span)
                 ok = False
                 continue
+            if f.store is not None:
+                self.bag.error("E0352", f"expected `{f.name} : WIDTH = EXPR;` in record '{d.name}' of a regime or "
+                               f"nested translation, not a `store {f.store.text}`: only a unit's record is written "
+                               "to memory (to its structures); a fault record is reported, not stored", f.store.span)
+                ok = False
+                continue
             width = self.const(f.width, scope, f"width of '{f.name}'", 1, 64)
             if width is None:
                 ok = False

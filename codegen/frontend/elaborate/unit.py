@@ -163,6 +163,10 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             ok = False
         else:
             rules.append(rule)
+    if ok and record is not None:
+        rules = _with_defaults(el, record, rules)
+        ok = rules is not None
+        rules = rules or []
     # a rule that reads a result the bindings make 0 (a callee rule folded away, a walk's
     # fault kind its bindings rule out) folds too, so that coverage leaves it out
     dead = _dead_results(walks, calls, _regimes(m))
@@ -496,9 +500,14 @@ def _record(el: Resolver, m: Module, d: ast.Record, structs: dict[str, tuple], s
             ok = False
             continue
         seen[f.name] = f.span
-        if not f.output:
-            el.bag.error("E0306", f"record field '{f.name}' of a unit takes no value here: each exit rule assigns "
-                         f"it; write '{f.name} : WIDTH;'", f.span)
+        if not f.output and f.value is None:
+            el.bag.error("E0306", f"record field '{f.name}' of a unit takes no bit ranges here: each exit rule "
+                         f"assigns it, bit by bit if it likes; write '{f.name} : WIDTH;', or '{f.name} : WIDTH = "
+                         "EXPR;' for a default", f.span)
+            ok = False
+            continue
+        default = _default(el, f, scope) if f.value is not None else None
+        if f.value is not None and default is None:
             ok = False
             continue
         width = el.const(f.width, Scope(m), f"width of '{f.name}'", 1, 64)
@@ -528,10 +537,60 @@ def _record(el: Resolver, m: Module, d: ast.Record, structs: dict[str, tuple], s
             continue
         el.names_ok([f.name], "record field", f.span, prefixed=True)
         fields.append(ir.OutputField(name=f.name, width=width, enum=enum, store=store, store_when=store_when,
-                                     doc=f.doc, span=f.span))
+                                     default=default, doc=f.doc, span=f.span))
     if not ok:
         return None
     return ir.UnitRecord(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span)
+
+
+# what a record field's default may read: the unit's inputs (event, context) and the control
+# state its steps read from memory (structures, their read errors, bitmaps); not what a walk
+# or a call decided, which the exit rules read
+DEFAULT_READS = {"event": "event field", "ctx": "context register", "struct": "structure field",
+                 "rerr": "structure read error", "bitmap": "bitmap"}
+
+
+def _default(el: Resolver, f: ast.RecordField, scope: Scope) -> Expr | None:
+    """The default of unit record field `f` (`NAME : WIDTH = EXPR;`), or None after an error."""
+    v = el.resolve(f.value, scope)
+    if v is None:
+        return None
+    bad = next((r for r in v.refs() if r.kind not in DEFAULT_READS), None)
+    if bad is not None:
+        what = {"walk": f"a result of walk '{bad.name.split('.')[0]}'",
+                "call": f"a result of call '{bad.name.split('.')[0]}'"}.get(bad.kind, f"a {bad.kind} result")
+        el.bag.error("E0350", f"expected a default for record field '{f.name}' that reads the event, the context "
+                     f"registers, structures and bitmaps, not '{bad.name}', {what}: a default holds at every exit "
+                     "that does not assign the field, whatever the walks and calls decided; assign it in the exit "
+                     "rules that need it", f.value.span or f.span,
+                     *([("read here", bad.span)] if bad.span and bad.span != (f.value.span or f.span) else []))
+        return None
+    return v
+
+
+def _with_defaults(el: Resolver, record: ir.UnitRecord, rules: list[ir.ExitRule]) -> list[ir.ExitRule] | None:
+    """Each rule with the default of every record field it does not assign (an
+    ExitAssign marked `default`): every reader of the rules (both models, a caller of the
+    unit, a call's cache, coverage, stimulus) then sees the value. A default no rule
+    would take is refused (E0351)."""
+    ok = True
+    for f in record.fields:
+        if f.default is None:
+            continue
+        if rules and all(any(a.field == f.name for a in x.assigns) for x in rules):
+            el.bag.error("E0351", f"expected a default only on a record field some exit rule leaves unassigned, not "
+                         f"on '{f.name}', which every exit rule assigns: the default would never be used; drop "
+                         "`= ...` or the assignments that repeat it", f.default.span or f.span)
+            ok = False
+    if not ok:
+        return None
+    out = []
+    for x in rules:
+        given = {a.field for a in x.assigns}
+        extra = tuple(ir.ExitAssign(field=f.name, value=f.default, default=True, span=f.span)
+                      for f in record.fields if f.default is not None and f.name not in given)
+        out.append(x.model_copy(update={"assigns": x.assigns + extra}) if extra else x)
+    return out
 
 
 def _exit(el: Resolver, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None) -> ir.ExitRule | None:

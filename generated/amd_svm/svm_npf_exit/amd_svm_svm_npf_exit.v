@@ -42,6 +42,7 @@ module amd_svm_svm_npf_exit (
     o_r_exitinfo1,
     o_r_exitinfo2,
     o_r_exitintinfo,
+    o_r_eventinj,
     o_r_vector,
     o_r_error_code,
     o_r_cr2
@@ -97,6 +98,8 @@ output [63:0] o_r_exitinfo2;
 reg [63:0] o_r_exitinfo2;
 output [63:0] o_r_exitintinfo;
 reg [63:0] o_r_exitintinfo;
+output [63:0] o_r_eventinj;
+reg [63:0] o_r_eventinj;
 output [7:0] o_r_vector;
 reg [7:0] o_r_vector;
 output [31:0] o_r_error_code;
@@ -185,6 +188,7 @@ reg [63:0] wn_t_r_nCR3;
 reg wn_t_start;
 reg [63:0] rec_cr2;
 reg [31:0] rec_error_code;
+reg [63:0] rec_eventinj;
 reg [63:0] rec_exitcode;
 reg [63:0] rec_exitinfo1;
 reg [63:0] rec_exitinfo2;
@@ -292,6 +296,30 @@ assign nested_t0_walker_guest0_se_5 = 64'd0;
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
     reg [72-1:0] v_wide;
+    reg [3-1:0] h60;
+    reg [8-1:0] h61;
+    reg [8-1:0] h62;
+    reg [8-1:0] h63;
+    reg [8-1:0] h64;
+    reg [8-1:0] h65;
+    reg [8-1:0] h66;
+    reg [8-1:0] h67;
+    reg [8-1:0] h68;
+    reg [3-1:0] h84;
+    reg [8-1:0] h85;
+    reg [8-1:0] h86;
+    reg [3-1:0] h87;
+    reg [8-1:0] h88;
+    reg [8-1:0] h89;
+    reg [8-1:0] h90;
+    reg [8-1:0] h91;
+    reg [8-1:0] h92;
+    reg [8-1:0] h93;
+    reg [8-1:0] h94;
+    reg [8-1:0] h95;
+    reg [3-1:0] h96;
+    reg [8-1:0] h97;
+    reg [8-1:0] h98;
     reg [64-1:0] h0;
     reg [8-1:0] h1;
     reg [8-1:0] h2;
@@ -307,37 +335,131 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h12;
     reg [64-1:0] h13;
     reg [64-1:0] h14;
-    reg [8-1:0] h15;
+    reg [64-1:0] h15;
     reg [8-1:0] h16;
-    reg [32-1:0] h17;
-    reg [3-1:0] h18;
-    reg [32-1:0] h19;
-    reg [1-1:0] h20;
+    reg [8-1:0] h17;
+    reg [32-1:0] h18;
+    reg [3-1:0] h19;
+    reg [32-1:0] h20;
     reg [1-1:0] h21;
-    reg [32-1:0] h22;
-    reg [64-1:0] h23;
-    reg [1-1:0] h24;
+    reg [1-1:0] h22;
+    reg [32-1:0] h23;
+    reg [64-1:0] h24;
     reg [1-1:0] h25;
-    reg [32-1:0] h26;
-    reg [64-1:0] h27;
+    reg [1-1:0] h26;
+    reg [32-1:0] h27;
     reg [64-1:0] h28;
-    reg [8-1:0] h29;
-    reg [8-1:0] h30;
-    reg [32-1:0] h31;
-    reg [3-1:0] h32;
+    reg [64-1:0] h29;
+    reg [64-1:0] h30;
+    reg [8-1:0] h31;
+    reg [8-1:0] h32;
     reg [32-1:0] h33;
-    reg [1-1:0] h34;
-    reg [1-1:0] h35;
-    reg [32-1:0] h36;
-    reg [64-1:0] h37;
-    reg [1-1:0] h38;
-    reg [1-1:0] h39;
-    reg [32-1:0] h40;
-    reg [64-1:0] h41;
+    reg [3-1:0] h34;
+    reg [32-1:0] h35;
+    reg [1-1:0] h36;
+    reg [1-1:0] h37;
+    reg [32-1:0] h38;
+    reg [64-1:0] h39;
+    reg [1-1:0] h40;
+    reg [1-1:0] h41;
+    reg [32-1:0] h42;
+    reg [64-1:0] h43;
+    reg [64-1:0] h44;
+    reg [64-1:0] h45;
+    reg [8-1:0] h46;
+    reg [8-1:0] h47;
+    reg [32-1:0] h48;
+    reg [3-1:0] h49;
+    reg [32-1:0] h50;
+    reg [1-1:0] h51;
+    reg [1-1:0] h52;
+    reg [32-1:0] h53;
+    reg [64-1:0] h54;
+    reg [1-1:0] h55;
+    reg [1-1:0] h56;
+    reg [32-1:0] h57;
+    reg [64-1:0] h58;
+    reg [64-1:0] h59;
+    reg [64-1:0] h69;
+    reg [8-1:0] h70;
+    reg [8-1:0] h71;
+    reg [32-1:0] h72;
+    reg [3-1:0] h73;
+    reg [32-1:0] h74;
+    reg [1-1:0] h75;
+    reg [1-1:0] h76;
+    reg [32-1:0] h77;
+    reg [64-1:0] h78;
+    reg [1-1:0] h79;
+    reg [1-1:0] h80;
+    reg [32-1:0] h81;
+    reg [64-1:0] h82;
+    reg [64-1:0] h83;
+    reg [3-1:0] h99;
+    reg [8-1:0] h100;
+    reg [8-1:0] h101;
+    reg [8-1:0] h102;
+    reg [8-1:0] h103;
+    reg [8-1:0] h104;
+    reg [8-1:0] h105;
+    reg [8-1:0] h106;
+    reg [8-1:0] h107;
+    reg [3-1:0] h108;
+    reg [8-1:0] h109;
+    reg [8-1:0] h110;
+    reg [3-1:0] h111;
+    reg [8-1:0] h112;
+    reg [8-1:0] h113;
+    reg [8-1:0] h114;
+    reg [8-1:0] h115;
+    reg [8-1:0] h116;
+    reg [8-1:0] h117;
+    reg [8-1:0] h118;
+    reg [8-1:0] h119;
+    reg [3-1:0] h120;
+    reg [8-1:0] h121;
+    reg [8-1:0] h122;
+    reg [3-1:0] h123;
+    reg [8-1:0] h124;
+    reg [8-1:0] h125;
+    reg [8-1:0] h126;
+    reg [8-1:0] h127;
+    reg [8-1:0] h128;
+    reg [8-1:0] h129;
+    reg [8-1:0] h130;
+    reg [8-1:0] h131;
+    reg [3-1:0] h132;
+    reg [8-1:0] h133;
+    reg [8-1:0] h134;
+    reg [3-1:0] h135;
+    reg [8-1:0] h136;
+    reg [8-1:0] h137;
+    reg [8-1:0] h138;
+    reg [8-1:0] h139;
+    reg [8-1:0] h140;
+    reg [8-1:0] h141;
+    reg [8-1:0] h142;
+    reg [8-1:0] h143;
+    reg [3-1:0] h144;
+    reg [8-1:0] h145;
+    reg [8-1:0] h146;
+    reg [3-1:0] h147;
+    reg [8-1:0] h148;
+    reg [8-1:0] h149;
+    reg [8-1:0] h150;
+    reg [8-1:0] h151;
+    reg [8-1:0] h152;
+    reg [8-1:0] h153;
+    reg [8-1:0] h154;
+    reg [8-1:0] h155;
+    reg [3-1:0] h156;
+    reg [8-1:0] h157;
+    reg [8-1:0] h158;
     if (rst == 1) begin
         done <= 0;
         o_r_cr2 <= 0;
         o_r_error_code <= 0;
+        o_r_eventinj <= 0;
         o_r_exitcode <= 0;
         o_r_exitinfo1 <= 0;
         o_r_exitinfo2 <= 0;
@@ -347,6 +469,7 @@ always @(posedge clk) begin: fsm
         pend <= 0;
         rec_cr2 <= 0;
         rec_error_code <= 0;
+        rec_eventinj <= 0;
         rec_exitcode <= 0;
         rec_exitinfo1 <= 0;
         rec_exitinfo2 <= 0;
@@ -685,6 +808,174 @@ always @(posedge clk) begin: fsm
                 end
             end
             4'b0101: begin
+                h60 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h60 = w_vmcb_a8[11-1:8];
+                end
+                else begin
+                    h60 = e_dlv_type;
+                end
+                h61 = 8'h0;
+                h62 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h62 = 2;
+                end
+                else begin
+                    h62 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h61 = h62;
+                end
+                else begin
+                    h61 = e_dlv_vector;
+                end
+                h63 = 8'h0;
+                h64 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h64 = 2;
+                end
+                else begin
+                    h64 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h63 = h64;
+                end
+                else begin
+                    h63 = e_dlv_vector;
+                end
+                h65 = 8'h0;
+                h66 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h66 = 2;
+                end
+                else begin
+                    h66 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h65 = h66;
+                end
+                else begin
+                    h65 = e_dlv_vector;
+                end
+                h67 = 8'h0;
+                h68 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h68 = 2;
+                end
+                else begin
+                    h68 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h67 = h68;
+                end
+                else begin
+                    h67 = e_dlv_vector;
+                end
+                h84 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h84 = w_vmcb_a8[11-1:8];
+                end
+                else begin
+                    h84 = e_dlv_type;
+                end
+                h85 = 8'h0;
+                h86 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h86 = 2;
+                end
+                else begin
+                    h86 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h85 = h86;
+                end
+                else begin
+                    h85 = e_dlv_vector;
+                end
+                h87 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h87 = w_vmcb_a8[11-1:8];
+                end
+                else begin
+                    h87 = e_dlv_type;
+                end
+                h88 = 8'h0;
+                h89 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h89 = 2;
+                end
+                else begin
+                    h89 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h88 = h89;
+                end
+                else begin
+                    h88 = e_dlv_vector;
+                end
+                h90 = 8'h0;
+                h91 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h91 = 2;
+                end
+                else begin
+                    h91 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h90 = h91;
+                end
+                else begin
+                    h90 = e_dlv_vector;
+                end
+                h92 = 8'h0;
+                h93 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h93 = 2;
+                end
+                else begin
+                    h93 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h92 = h93;
+                end
+                else begin
+                    h92 = e_dlv_vector;
+                end
+                h94 = 8'h0;
+                h95 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h95 = 2;
+                end
+                else begin
+                    h95 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h94 = h95;
+                end
+                else begin
+                    h94 = e_dlv_vector;
+                end
+                h96 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h96 = w_vmcb_a8[11-1:8];
+                end
+                else begin
+                    h96 = e_dlv_type;
+                end
+                h97 = 8'h0;
+                h98 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h98 = 2;
+                end
+                else begin
+                    h98 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h97 = h98;
+                end
+                else begin
+                    h97 = e_dlv_vector;
+                end
                 if ((wk_t_host_fault != 0)) begin
                     status <= 1;
                     rec_exitcode <= 1024;
@@ -765,6 +1056,9 @@ always @(posedge clk) begin: fsm
                         h0 = 0;
                     end
                     rec_exitintinfo <= h0;
+                    h14 = 64'h0;
+                    h14 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h14;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -775,81 +1069,84 @@ always @(posedge clk) begin: fsm
                     rec_exitcode <= 77;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
-                    h14 = 64'h0;
-                    h15 = 8'h0;
+                    h15 = 64'h0;
                     h16 = 8'h0;
+                    h17 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h16 = 2;
+                        h17 = 2;
                     end
                     else begin
-                        h16 = w_vmcb_a8[8-1:0];
+                        h17 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
-                        h15 = h16;
+                        h16 = h17;
                     end
                     else begin
-                        h15 = e_dlv_vector;
+                        h16 = e_dlv_vector;
                     end
-                    h17 = 32'h0;
-                    h17 = (32'h80000000 | {24'h0, h15});
-                    h18 = 3'h0;
+                    h18 = 32'h0;
+                    h18 = (32'h80000000 | {24'h0, h16});
+                    h19 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h18 = w_vmcb_a8[11-1:8];
+                        h19 = w_vmcb_a8[11-1:8];
                     end
                     else begin
-                        h18 = e_dlv_type;
+                        h19 = e_dlv_type;
                     end
-                    h19 = 32'h0;
-                    h19 = (h17 | {21'h0, h18, 8'h0});
-                    h20 = 1'h0;
+                    h20 = 32'h0;
+                    h20 = (h18 | {21'h0, h19, 8'h0});
                     h21 = 1'h0;
-                    h21 = 0;
+                    h22 = 1'h0;
+                    h22 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h21 = 1;
+                        h22 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h20 = h21;
+                        h21 = h22;
                     end
                     else begin
-                        h20 = e_dlv_ev;
+                        h21 = e_dlv_ev;
                     end
-                    h22 = 32'h0;
-                    h22 = (h19 | {20'h0, h20, 11'h0});
-                    h23 = 64'h0;
-                    h24 = 1'h0;
+                    h23 = 32'h0;
+                    h23 = (h20 | {20'h0, h21, 11'h0});
+                    h24 = 64'h0;
                     h25 = 1'h0;
-                    h25 = 0;
+                    h26 = 1'h0;
+                    h26 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h25 = 1;
+                        h26 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h24 = h25;
+                        h25 = h26;
                     end
                     else begin
-                        h24 = e_dlv_ev;
+                        h25 = e_dlv_ev;
                     end
-                    h26 = 32'h0;
+                    h27 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h26 = w_vmcb_a8[64-1:32];
+                        h27 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h26 = e_dlv_error_code;
+                        h27 = e_dlv_error_code;
                     end
-                    if ((h24 != 0)) begin
-                        h23 = {h26, 32'h0};
+                    if ((h25 != 0)) begin
+                        h24 = {h27, 32'h0};
                     end
                     else begin
-                        h23 = 0;
+                        h24 = 0;
                     end
-                    h27 = 64'h0;
-                    h27 = ({32'h0, h22} | h23);
+                    h28 = 64'h0;
+                    h28 = ({32'h0, h23} | h24);
                     if (((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h14 = h27;
+                        h15 = h28;
                     end
                     else begin
-                        h14 = 0;
+                        h15 = 0;
                     end
-                    rec_exitintinfo <= h14;
+                    rec_exitintinfo <= h15;
+                    h29 = 64'h0;
+                    h29 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h29;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -860,103 +1157,308 @@ always @(posedge clk) begin: fsm
                     rec_exitcode <= 78;
                     rec_exitinfo1 <= {32'h0, wk_t_error_code};
                     rec_exitinfo2 <= wk_t_cr2;
-                    h28 = 64'h0;
-                    h29 = 8'h0;
-                    h30 = 8'h0;
+                    h30 = 64'h0;
+                    h31 = 8'h0;
+                    h32 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h30 = 2;
+                        h32 = 2;
                     end
                     else begin
-                        h30 = w_vmcb_a8[8-1:0];
+                        h32 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
-                        h29 = h30;
+                        h31 = h32;
                     end
                     else begin
-                        h29 = e_dlv_vector;
-                    end
-                    h31 = 32'h0;
-                    h31 = (32'h80000000 | {24'h0, h29});
-                    h32 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h32 = w_vmcb_a8[11-1:8];
-                    end
-                    else begin
-                        h32 = e_dlv_type;
+                        h31 = e_dlv_vector;
                     end
                     h33 = 32'h0;
-                    h33 = (h31 | {21'h0, h32, 8'h0});
-                    h34 = 1'h0;
-                    h35 = 1'h0;
-                    h35 = 0;
+                    h33 = (32'h80000000 | {24'h0, h31});
+                    h34 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h34 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h34 = e_dlv_type;
+                    end
+                    h35 = 32'h0;
+                    h35 = (h33 | {21'h0, h34, 8'h0});
+                    h36 = 1'h0;
+                    h37 = 1'h0;
+                    h37 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h35 = 1;
+                        h37 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h34 = h35;
+                        h36 = h37;
                     end
                     else begin
-                        h34 = e_dlv_ev;
+                        h36 = e_dlv_ev;
                     end
-                    h36 = 32'h0;
-                    h36 = (h33 | {20'h0, h34, 11'h0});
-                    h37 = 64'h0;
-                    h38 = 1'h0;
-                    h39 = 1'h0;
-                    h39 = 0;
+                    h38 = 32'h0;
+                    h38 = (h35 | {20'h0, h36, 11'h0});
+                    h39 = 64'h0;
+                    h40 = 1'h0;
+                    h41 = 1'h0;
+                    h41 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h39 = 1;
+                        h41 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h38 = h39;
+                        h40 = h41;
                     end
                     else begin
-                        h38 = e_dlv_ev;
+                        h40 = e_dlv_ev;
                     end
-                    h40 = 32'h0;
+                    h42 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h40 = w_vmcb_a8[64-1:32];
+                        h42 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h40 = e_dlv_error_code;
+                        h42 = e_dlv_error_code;
                     end
-                    if ((h38 != 0)) begin
-                        h37 = {h40, 32'h0};
+                    if ((h40 != 0)) begin
+                        h39 = {h42, 32'h0};
                     end
                     else begin
-                        h37 = 0;
+                        h39 = 0;
                     end
-                    h41 = 64'h0;
-                    h41 = ({32'h0, h36} | h37);
+                    h43 = 64'h0;
+                    h43 = ({32'h0, h38} | h39);
                     if (((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h28 = h41;
+                        h30 = h43;
                     end
                     else begin
-                        h28 = 0;
+                        h30 = 0;
                     end
-                    rec_exitintinfo <= h28;
+                    rec_exitintinfo <= h30;
+                    h44 = 64'h0;
+                    h44 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h44;
+                    rec_vector <= 0;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 4'b0110;
+                end
+                else if ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h60 == 3)) && ((((h61 == 0) || ((h63 >= 10) && (h65 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h67 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))))) && w_vmcb_8[8])) begin
+                    status <= 4;
+                    rec_exitcode <= 72;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    h45 = 64'h0;
+                    h46 = 8'h0;
+                    h47 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h47 = 2;
+                    end
+                    else begin
+                        h47 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h46 = h47;
+                    end
+                    else begin
+                        h46 = e_dlv_vector;
+                    end
+                    h48 = 32'h0;
+                    h48 = (32'h80000000 | {24'h0, h46});
+                    h49 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h49 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h49 = e_dlv_type;
+                    end
+                    h50 = 32'h0;
+                    h50 = (h48 | {21'h0, h49, 8'h0});
+                    h51 = 1'h0;
+                    h52 = 1'h0;
+                    h52 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h52 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h51 = h52;
+                    end
+                    else begin
+                        h51 = e_dlv_ev;
+                    end
+                    h53 = 32'h0;
+                    h53 = (h50 | {20'h0, h51, 11'h0});
+                    h54 = 64'h0;
+                    h55 = 1'h0;
+                    h56 = 1'h0;
+                    h56 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h56 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h55 = h56;
+                    end
+                    else begin
+                        h55 = e_dlv_ev;
+                    end
+                    h57 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h57 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h57 = e_dlv_error_code;
+                    end
+                    if ((h55 != 0)) begin
+                        h54 = {h57, 32'h0};
+                    end
+                    else begin
+                        h54 = 0;
+                    end
+                    h58 = 64'h0;
+                    h58 = ({32'h0, h53} | h54);
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h45 = h58;
+                    end
+                    else begin
+                        h45 = 0;
+                    end
+                    rec_exitintinfo <= h45;
+                    h59 = 64'h0;
+                    h59 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h59;
+                    rec_vector <= 0;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 4'b0110;
+                end
+                else if (((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h84 == 3)) && (h85 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))) && w_vmcb_8[63])) begin
+                    status <= 5;
+                    rec_exitcode <= 127;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    h69 = 64'h0;
+                    h70 = 8'h0;
+                    h71 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h71 = 2;
+                    end
+                    else begin
+                        h71 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h70 = h71;
+                    end
+                    else begin
+                        h70 = e_dlv_vector;
+                    end
+                    h72 = 32'h0;
+                    h72 = (32'h80000000 | {24'h0, h70});
+                    h73 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h73 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h73 = e_dlv_type;
+                    end
+                    h74 = 32'h0;
+                    h74 = (h72 | {21'h0, h73, 8'h0});
+                    h75 = 1'h0;
+                    h76 = 1'h0;
+                    h76 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h76 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h75 = h76;
+                    end
+                    else begin
+                        h75 = e_dlv_ev;
+                    end
+                    h77 = 32'h0;
+                    h77 = (h74 | {20'h0, h75, 11'h0});
+                    h78 = 64'h0;
+                    h79 = 1'h0;
+                    h80 = 1'h0;
+                    h80 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h80 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h79 = h80;
+                    end
+                    else begin
+                        h79 = e_dlv_ev;
+                    end
+                    h81 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h81 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h81 = e_dlv_error_code;
+                    end
+                    if ((h79 != 0)) begin
+                        h78 = {h81, 32'h0};
+                    end
+                    else begin
+                        h78 = 0;
+                    end
+                    h82 = 64'h0;
+                    h82 = ({32'h0, h77} | h78);
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h69 = h82;
+                    end
+                    else begin
+                        h69 = 0;
+                    end
+                    rec_exitintinfo <= h69;
+                    h83 = 64'h0;
+                    h83 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h83;
+                    rec_vector <= 0;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 4'b0110;
+                end
+                else if (((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h87 == 3)) && ((((h88 == 0) || ((h90 >= 10) && (h92 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h94 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])))))))) begin
+                    status <= 6;
+                    rec_exitcode <= 0;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
+                    rec_vector <= 8;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 4'b0110;
+                end
+                else if ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h96 == 3)) && (h97 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])))))) begin
+                    status <= 7;
+                    rec_exitcode <= 0;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 4'b0110;
                 end
                 else if ((wk_t_non_canonical != 0)) begin
-                    status <= 4;
+                    status <= 8;
                     rec_exitcode <= 0;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 13;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 4'b0110;
                 end
                 else if (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0)))) begin
-                    status <= 5;
+                    status <= 9;
                     rec_exitcode <= 0;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 14;
                     rec_error_code <= wk_t_error_code;
                     rec_cr2 <= wk_t_cr2;
@@ -968,15 +1470,100 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1011;
                 end
             end
             4'b0110: begin
                 if ((!pend)) begin
-                    if ((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))) begin
+                    h99 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h99 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h99 = e_dlv_type;
+                    end
+                    h100 = 8'h0;
+                    h101 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h101 = 2;
+                    end
+                    else begin
+                        h101 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h100 = h101;
+                    end
+                    else begin
+                        h100 = e_dlv_vector;
+                    end
+                    h102 = 8'h0;
+                    h103 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h103 = 2;
+                    end
+                    else begin
+                        h103 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h102 = h103;
+                    end
+                    else begin
+                        h102 = e_dlv_vector;
+                    end
+                    h104 = 8'h0;
+                    h105 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h105 = 2;
+                    end
+                    else begin
+                        h105 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h104 = h105;
+                    end
+                    else begin
+                        h104 = e_dlv_vector;
+                    end
+                    h106 = 8'h0;
+                    h107 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h107 = 2;
+                    end
+                    else begin
+                        h107 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h106 = h107;
+                    end
+                    else begin
+                        h106 = e_dlv_vector;
+                    end
+                    h108 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h108 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h108 = e_dlv_type;
+                    end
+                    h109 = 8'h0;
+                    h110 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h110 = 2;
+                    end
+                    else begin
+                        h110 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h109 = h110;
+                    end
+                    else begin
+                        h109 = e_dlv_vector;
+                    end
+                    if ((((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h99 == 3)) && ((((h100 == 0) || ((h102 >= 10) && (h104 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h106 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))))) && w_vmcb_8[8])) || ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h108 == 3)) && (h109 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))) && w_vmcb_8[63]))) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 112);
                         u_valid <= 1'b1;
@@ -1003,7 +1590,91 @@ always @(posedge clk) begin: fsm
             end
             4'b0111: begin
                 if ((!pend)) begin
-                    if ((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))) begin
+                    h111 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h111 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h111 = e_dlv_type;
+                    end
+                    h112 = 8'h0;
+                    h113 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h113 = 2;
+                    end
+                    else begin
+                        h113 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h112 = h113;
+                    end
+                    else begin
+                        h112 = e_dlv_vector;
+                    end
+                    h114 = 8'h0;
+                    h115 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h115 = 2;
+                    end
+                    else begin
+                        h115 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h114 = h115;
+                    end
+                    else begin
+                        h114 = e_dlv_vector;
+                    end
+                    h116 = 8'h0;
+                    h117 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h117 = 2;
+                    end
+                    else begin
+                        h117 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h116 = h117;
+                    end
+                    else begin
+                        h116 = e_dlv_vector;
+                    end
+                    h118 = 8'h0;
+                    h119 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h119 = 2;
+                    end
+                    else begin
+                        h119 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h118 = h119;
+                    end
+                    else begin
+                        h118 = e_dlv_vector;
+                    end
+                    h120 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h120 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h120 = e_dlv_type;
+                    end
+                    h121 = 8'h0;
+                    h122 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h122 = 2;
+                    end
+                    else begin
+                        h122 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h121 = h122;
+                    end
+                    else begin
+                        h121 = e_dlv_vector;
+                    end
+                    if ((((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h111 == 3)) && ((((h112 == 0) || ((h114 >= 10) && (h116 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h118 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))))) && w_vmcb_8[8])) || ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h120 == 3)) && (h121 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))) && w_vmcb_8[63]))) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 120);
                         u_valid <= 1'b1;
@@ -1030,7 +1701,91 @@ always @(posedge clk) begin: fsm
             end
             4'b1000: begin
                 if ((!pend)) begin
-                    if ((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))) begin
+                    h123 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h123 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h123 = e_dlv_type;
+                    end
+                    h124 = 8'h0;
+                    h125 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h125 = 2;
+                    end
+                    else begin
+                        h125 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h124 = h125;
+                    end
+                    else begin
+                        h124 = e_dlv_vector;
+                    end
+                    h126 = 8'h0;
+                    h127 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h127 = 2;
+                    end
+                    else begin
+                        h127 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h126 = h127;
+                    end
+                    else begin
+                        h126 = e_dlv_vector;
+                    end
+                    h128 = 8'h0;
+                    h129 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h129 = 2;
+                    end
+                    else begin
+                        h129 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h128 = h129;
+                    end
+                    else begin
+                        h128 = e_dlv_vector;
+                    end
+                    h130 = 8'h0;
+                    h131 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h131 = 2;
+                    end
+                    else begin
+                        h131 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h130 = h131;
+                    end
+                    else begin
+                        h130 = e_dlv_vector;
+                    end
+                    h132 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h132 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h132 = e_dlv_type;
+                    end
+                    h133 = 8'h0;
+                    h134 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h134 = 2;
+                    end
+                    else begin
+                        h134 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h133 = h134;
+                    end
+                    else begin
+                        h133 = e_dlv_vector;
+                    end
+                    if ((((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h123 == 3)) && ((((h124 == 0) || ((h126 >= 10) && (h128 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h130 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))))) && w_vmcb_8[8])) || ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h132 == 3)) && (h133 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))) && w_vmcb_8[63]))) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 128);
                         u_valid <= 1'b1;
@@ -1057,7 +1812,91 @@ always @(posedge clk) begin: fsm
             end
             4'b1001: begin
                 if ((!pend)) begin
-                    if ((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))) begin
+                    h135 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h135 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h135 = e_dlv_type;
+                    end
+                    h136 = 8'h0;
+                    h137 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h137 = 2;
+                    end
+                    else begin
+                        h137 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h136 = h137;
+                    end
+                    else begin
+                        h136 = e_dlv_vector;
+                    end
+                    h138 = 8'h0;
+                    h139 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h139 = 2;
+                    end
+                    else begin
+                        h139 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h138 = h139;
+                    end
+                    else begin
+                        h138 = e_dlv_vector;
+                    end
+                    h140 = 8'h0;
+                    h141 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h141 = 2;
+                    end
+                    else begin
+                        h141 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h140 = h141;
+                    end
+                    else begin
+                        h140 = e_dlv_vector;
+                    end
+                    h142 = 8'h0;
+                    h143 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h143 = 2;
+                    end
+                    else begin
+                        h143 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h142 = h143;
+                    end
+                    else begin
+                        h142 = e_dlv_vector;
+                    end
+                    h144 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h144 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h144 = e_dlv_type;
+                    end
+                    h145 = 8'h0;
+                    h146 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h146 = 2;
+                    end
+                    else begin
+                        h146 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h145 = h146;
+                    end
+                    else begin
+                        h145 = e_dlv_vector;
+                    end
+                    if ((((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h135 == 3)) && ((((h136 == 0) || ((h138 >= 10) && (h140 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h142 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))))) && w_vmcb_8[8])) || ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h144 == 3)) && (h145 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))) && w_vmcb_8[63]))) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                         u_valid <= 1'b1;
@@ -1082,12 +1921,124 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            4'b1010: begin
+                if ((!pend)) begin
+                    h147 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h147 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h147 = e_dlv_type;
+                    end
+                    h148 = 8'h0;
+                    h149 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h149 = 2;
+                    end
+                    else begin
+                        h149 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h148 = h149;
+                    end
+                    else begin
+                        h148 = e_dlv_vector;
+                    end
+                    h150 = 8'h0;
+                    h151 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h151 = 2;
+                    end
+                    else begin
+                        h151 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h150 = h151;
+                    end
+                    else begin
+                        h150 = e_dlv_vector;
+                    end
+                    h152 = 8'h0;
+                    h153 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h153 = 2;
+                    end
+                    else begin
+                        h153 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h152 = h153;
+                    end
+                    else begin
+                        h152 = e_dlv_vector;
+                    end
+                    h154 = 8'h0;
+                    h155 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h155 = 2;
+                    end
+                    else begin
+                        h155 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h154 = h155;
+                    end
+                    else begin
+                        h154 = e_dlv_vector;
+                    end
+                    h156 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h156 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h156 = e_dlv_type;
+                    end
+                    h157 = 8'h0;
+                    h158 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h158 = 2;
+                    end
+                    else begin
+                        h158 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h157 = h158;
+                    end
+                    else begin
+                        h157 = e_dlv_vector;
+                    end
+                    if ((((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h147 == 3)) && ((((h148 == 0) || ((h150 >= 10) && (h152 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13])))) || ((h154 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))))) && w_vmcb_8[8])) || ((((((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (h156 == 3)) && (h157 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcb_8[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))))) && w_vmcb_8[63]))) begin
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 168);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= rec_eventinj;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 4'b1011;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 4'b1011;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_exitcode <= rec_exitcode;
                 o_r_exitinfo1 <= rec_exitinfo1;
                 o_r_exitinfo2 <= rec_exitinfo2;
                 o_r_exitintinfo <= rec_exitintinfo;
+                o_r_eventinj <= rec_eventinj;
                 o_r_vector <= rec_vector;
                 o_r_error_code <= rec_error_code;
                 o_r_cr2 <= rec_cr2;
@@ -4470,4 +5421,4 @@ assign nested_t0_hb_RFLAGS = 0;
 assign nested_t0_hb_PKRU = 0;
 
 endmodule
-// virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 131dbb7b156194f33c908b2261826a152506631df047e8f0f9d828d2df531c86
+// virtspec conversion b742868659d8f641f0135351 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 d3689d25db9d5b21d945f810edf4d3babb799846fc6adec27e64cb63cca2b16a

@@ -48,6 +48,7 @@ entity amd_svm_svm_npf_exit is
         o_r_exitinfo1: out unsigned(63 downto 0);
         o_r_exitinfo2: out unsigned(63 downto 0);
         o_r_exitintinfo: out unsigned(63 downto 0);
+        o_r_eventinj: out unsigned(63 downto 0);
         o_r_vector: out unsigned(7 downto 0);
         o_r_error_code: out unsigned(31 downto 0);
         o_r_cr2: out unsigned(63 downto 0)
@@ -67,6 +68,7 @@ type t_enum_S_1 is (
 	ST1,
 	ST2,
 	ST3,
+	ST4,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -172,6 +174,7 @@ signal wn_t_r_nCR3: unsigned(63 downto 0);
 signal wn_t_start: std_logic;
 signal rec_cr2: unsigned(63 downto 0);
 signal rec_error_code: unsigned(31 downto 0);
+signal rec_eventinj: unsigned(63 downto 0);
 signal rec_exitcode: unsigned(63 downto 0);
 signal rec_exitinfo1: unsigned(63 downto 0);
 signal rec_exitinfo2: unsigned(63 downto 0);
@@ -281,6 +284,30 @@ nested_t0_walker_guest0_se_5 <= unsigned'("0000000000000000000000000000000000000
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(71 downto 0);
+    variable h60: unsigned(2 downto 0);
+    variable h61: unsigned(7 downto 0);
+    variable h62: unsigned(7 downto 0);
+    variable h63: unsigned(7 downto 0);
+    variable h64: unsigned(7 downto 0);
+    variable h65: unsigned(7 downto 0);
+    variable h66: unsigned(7 downto 0);
+    variable h67: unsigned(7 downto 0);
+    variable h68: unsigned(7 downto 0);
+    variable h84: unsigned(2 downto 0);
+    variable h85: unsigned(7 downto 0);
+    variable h86: unsigned(7 downto 0);
+    variable h87: unsigned(2 downto 0);
+    variable h88: unsigned(7 downto 0);
+    variable h89: unsigned(7 downto 0);
+    variable h90: unsigned(7 downto 0);
+    variable h91: unsigned(7 downto 0);
+    variable h92: unsigned(7 downto 0);
+    variable h93: unsigned(7 downto 0);
+    variable h94: unsigned(7 downto 0);
+    variable h95: unsigned(7 downto 0);
+    variable h96: unsigned(2 downto 0);
+    variable h97: unsigned(7 downto 0);
+    variable h98: unsigned(7 downto 0);
     variable h0: unsigned(63 downto 0);
     variable h1: unsigned(7 downto 0);
     variable h2: unsigned(7 downto 0);
@@ -296,39 +323,133 @@ fsm: process (clk) is
     variable h12: unsigned(31 downto 0);
     variable h13: unsigned(63 downto 0);
     variable h14: unsigned(63 downto 0);
-    variable h15: unsigned(7 downto 0);
+    variable h15: unsigned(63 downto 0);
     variable h16: unsigned(7 downto 0);
-    variable h17: unsigned(31 downto 0);
-    variable h18: unsigned(2 downto 0);
-    variable h19: unsigned(31 downto 0);
-    variable h20: unsigned(0 downto 0);
+    variable h17: unsigned(7 downto 0);
+    variable h18: unsigned(31 downto 0);
+    variable h19: unsigned(2 downto 0);
+    variable h20: unsigned(31 downto 0);
     variable h21: unsigned(0 downto 0);
-    variable h22: unsigned(31 downto 0);
-    variable h23: unsigned(63 downto 0);
-    variable h24: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(31 downto 0);
+    variable h24: unsigned(63 downto 0);
     variable h25: unsigned(0 downto 0);
-    variable h26: unsigned(31 downto 0);
-    variable h27: unsigned(63 downto 0);
+    variable h26: unsigned(0 downto 0);
+    variable h27: unsigned(31 downto 0);
     variable h28: unsigned(63 downto 0);
-    variable h29: unsigned(7 downto 0);
-    variable h30: unsigned(7 downto 0);
-    variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(2 downto 0);
+    variable h29: unsigned(63 downto 0);
+    variable h30: unsigned(63 downto 0);
+    variable h31: unsigned(7 downto 0);
+    variable h32: unsigned(7 downto 0);
     variable h33: unsigned(31 downto 0);
-    variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(31 downto 0);
-    variable h37: unsigned(63 downto 0);
-    variable h38: unsigned(0 downto 0);
-    variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(63 downto 0);
+    variable h34: unsigned(2 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(0 downto 0);
+    variable h37: unsigned(0 downto 0);
+    variable h38: unsigned(31 downto 0);
+    variable h39: unsigned(63 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(31 downto 0);
+    variable h43: unsigned(63 downto 0);
+    variable h44: unsigned(63 downto 0);
+    variable h45: unsigned(63 downto 0);
+    variable h46: unsigned(7 downto 0);
+    variable h47: unsigned(7 downto 0);
+    variable h48: unsigned(31 downto 0);
+    variable h49: unsigned(2 downto 0);
+    variable h50: unsigned(31 downto 0);
+    variable h51: unsigned(0 downto 0);
+    variable h52: unsigned(0 downto 0);
+    variable h53: unsigned(31 downto 0);
+    variable h54: unsigned(63 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(0 downto 0);
+    variable h57: unsigned(31 downto 0);
+    variable h58: unsigned(63 downto 0);
+    variable h59: unsigned(63 downto 0);
+    variable h69: unsigned(63 downto 0);
+    variable h70: unsigned(7 downto 0);
+    variable h71: unsigned(7 downto 0);
+    variable h72: unsigned(31 downto 0);
+    variable h73: unsigned(2 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(31 downto 0);
+    variable h78: unsigned(63 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(0 downto 0);
+    variable h81: unsigned(31 downto 0);
+    variable h82: unsigned(63 downto 0);
+    variable h83: unsigned(63 downto 0);
+    variable h99: unsigned(2 downto 0);
+    variable h100: unsigned(7 downto 0);
+    variable h101: unsigned(7 downto 0);
+    variable h102: unsigned(7 downto 0);
+    variable h103: unsigned(7 downto 0);
+    variable h104: unsigned(7 downto 0);
+    variable h105: unsigned(7 downto 0);
+    variable h106: unsigned(7 downto 0);
+    variable h107: unsigned(7 downto 0);
+    variable h108: unsigned(2 downto 0);
+    variable h109: unsigned(7 downto 0);
+    variable h110: unsigned(7 downto 0);
+    variable h111: unsigned(2 downto 0);
+    variable h112: unsigned(7 downto 0);
+    variable h113: unsigned(7 downto 0);
+    variable h114: unsigned(7 downto 0);
+    variable h115: unsigned(7 downto 0);
+    variable h116: unsigned(7 downto 0);
+    variable h117: unsigned(7 downto 0);
+    variable h118: unsigned(7 downto 0);
+    variable h119: unsigned(7 downto 0);
+    variable h120: unsigned(2 downto 0);
+    variable h121: unsigned(7 downto 0);
+    variable h122: unsigned(7 downto 0);
+    variable h123: unsigned(2 downto 0);
+    variable h124: unsigned(7 downto 0);
+    variable h125: unsigned(7 downto 0);
+    variable h126: unsigned(7 downto 0);
+    variable h127: unsigned(7 downto 0);
+    variable h128: unsigned(7 downto 0);
+    variable h129: unsigned(7 downto 0);
+    variable h130: unsigned(7 downto 0);
+    variable h131: unsigned(7 downto 0);
+    variable h132: unsigned(2 downto 0);
+    variable h133: unsigned(7 downto 0);
+    variable h134: unsigned(7 downto 0);
+    variable h135: unsigned(2 downto 0);
+    variable h136: unsigned(7 downto 0);
+    variable h137: unsigned(7 downto 0);
+    variable h138: unsigned(7 downto 0);
+    variable h139: unsigned(7 downto 0);
+    variable h140: unsigned(7 downto 0);
+    variable h141: unsigned(7 downto 0);
+    variable h142: unsigned(7 downto 0);
+    variable h143: unsigned(7 downto 0);
+    variable h144: unsigned(2 downto 0);
+    variable h145: unsigned(7 downto 0);
+    variable h146: unsigned(7 downto 0);
+    variable h147: unsigned(2 downto 0);
+    variable h148: unsigned(7 downto 0);
+    variable h149: unsigned(7 downto 0);
+    variable h150: unsigned(7 downto 0);
+    variable h151: unsigned(7 downto 0);
+    variable h152: unsigned(7 downto 0);
+    variable h153: unsigned(7 downto 0);
+    variable h154: unsigned(7 downto 0);
+    variable h155: unsigned(7 downto 0);
+    variable h156: unsigned(2 downto 0);
+    variable h157: unsigned(7 downto 0);
+    variable h158: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
             o_r_cr2 <= to_unsigned(0, 64);
             o_r_error_code <= to_unsigned(0, 32);
+            o_r_eventinj <= to_unsigned(0, 64);
             o_r_exitcode <= to_unsigned(0, 64);
             o_r_exitinfo1 <= to_unsigned(0, 64);
             o_r_exitinfo2 <= to_unsigned(0, 64);
@@ -338,6 +459,7 @@ begin
             pend <= '0';
             rec_cr2 <= to_unsigned(0, 64);
             rec_error_code <= to_unsigned(0, 32);
+            rec_eventinj <= to_unsigned(0, 64);
             rec_exitcode <= to_unsigned(0, 64);
             rec_exitinfo1 <= to_unsigned(0, 64);
             rec_exitinfo2 <= to_unsigned(0, 64);
@@ -652,6 +774,150 @@ begin
                         st <= DECIDE;
                     end if;
                 when DECIDE =>
+                    h60 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h60 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h60 := e_dlv_type;
+                    end if;
+                    h61 := to_unsigned(0, 8);
+                    h62 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h62 := to_unsigned(2, 8);
+                    else
+                        h62 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h61 := h62;
+                    else
+                        h61 := e_dlv_vector;
+                    end if;
+                    h63 := to_unsigned(0, 8);
+                    h64 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h64 := to_unsigned(2, 8);
+                    else
+                        h64 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h63 := h64;
+                    else
+                        h63 := e_dlv_vector;
+                    end if;
+                    h65 := to_unsigned(0, 8);
+                    h66 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h66 := to_unsigned(2, 8);
+                    else
+                        h66 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h65 := h66;
+                    else
+                        h65 := e_dlv_vector;
+                    end if;
+                    h67 := to_unsigned(0, 8);
+                    h68 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h68 := to_unsigned(2, 8);
+                    else
+                        h68 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h67 := h68;
+                    else
+                        h67 := e_dlv_vector;
+                    end if;
+                    h84 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h84 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h84 := e_dlv_type;
+                    end if;
+                    h85 := to_unsigned(0, 8);
+                    h86 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h86 := to_unsigned(2, 8);
+                    else
+                        h86 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h85 := h86;
+                    else
+                        h85 := e_dlv_vector;
+                    end if;
+                    h87 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h87 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h87 := e_dlv_type;
+                    end if;
+                    h88 := to_unsigned(0, 8);
+                    h89 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h89 := to_unsigned(2, 8);
+                    else
+                        h89 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h88 := h89;
+                    else
+                        h88 := e_dlv_vector;
+                    end if;
+                    h90 := to_unsigned(0, 8);
+                    h91 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h91 := to_unsigned(2, 8);
+                    else
+                        h91 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h90 := h91;
+                    else
+                        h90 := e_dlv_vector;
+                    end if;
+                    h92 := to_unsigned(0, 8);
+                    h93 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h93 := to_unsigned(2, 8);
+                    else
+                        h93 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h92 := h93;
+                    else
+                        h92 := e_dlv_vector;
+                    end if;
+                    h94 := to_unsigned(0, 8);
+                    h95 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h95 := to_unsigned(2, 8);
+                    else
+                        h95 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h94 := h95;
+                    else
+                        h94 := e_dlv_vector;
+                    end if;
+                    h96 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h96 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h96 := e_dlv_type;
+                    end if;
+                    h97 := to_unsigned(0, 8);
+                    h98 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h98 := to_unsigned(2, 8);
+                    else
+                        h98 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h97 := h98;
+                    else
+                        h97 := e_dlv_vector;
+                    end if;
                     if (wk_t_host_fault /= 0) then
                         status <= to_unsigned(1, 8);
                         rec_exitcode <= to_unsigned(1024, 64);
@@ -724,6 +990,9 @@ begin
                             h0 := to_unsigned(0, 64);
                         end if;
                         rec_exitintinfo <= h0;
+                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h14 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h14;
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -733,73 +1002,76 @@ begin
                         rec_exitcode <= to_unsigned(77, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
-                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h15 := to_unsigned(0, 8);
+                        h15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h16 := to_unsigned(0, 8);
+                        h17 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h16 := to_unsigned(2, 8);
+                            h17 := to_unsigned(2, 8);
                         else
-                            h16 := w_vmcb_a8(8-1 downto 0);
+                            h17 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h15 := h16;
+                            h16 := h17;
                         else
-                            h15 := e_dlv_vector;
+                            h16 := e_dlv_vector;
                         end if;
-                        h17 := unsigned'("00000000000000000000000000000000");
-                        h17 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h15));
-                        h18 := to_unsigned(0, 3);
+                        h18 := unsigned'("00000000000000000000000000000000");
+                        h18 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h16));
+                        h19 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h18 := w_vmcb_a8(11-1 downto 8);
+                            h19 := w_vmcb_a8(11-1 downto 8);
                         else
-                            h18 := e_dlv_type;
+                            h19 := e_dlv_type;
                         end if;
-                        h19 := unsigned'("00000000000000000000000000000000");
-                        h19 := (h17 or unsigned'(to_unsigned(0, 21) & h18 & to_unsigned(0, 8)));
-                        h20 := to_unsigned(0, 1);
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h20 := (h18 or unsigned'(to_unsigned(0, 21) & h19 & to_unsigned(0, 8)));
                         h21 := to_unsigned(0, 1);
-                        h21 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h21 := to_unsigned(1, 1);
+                            h22 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h20 := h21;
+                            h21 := h22;
                         else
-                            h20 := e_dlv_ev;
+                            h21 := e_dlv_ev;
                         end if;
-                        h22 := unsigned'("00000000000000000000000000000000");
-                        h22 := (h19 or unsigned'(to_unsigned(0, 20) & h20 & to_unsigned(0, 11)));
-                        h23 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h24 := to_unsigned(0, 1);
+                        h23 := unsigned'("00000000000000000000000000000000");
+                        h23 := (h20 or unsigned'(to_unsigned(0, 20) & h21 & to_unsigned(0, 11)));
+                        h24 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h25 := to_unsigned(0, 1);
-                        h25 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h25 := to_unsigned(1, 1);
+                            h26 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h24 := h25;
+                            h25 := h26;
                         else
-                            h24 := e_dlv_ev;
+                            h25 := e_dlv_ev;
                         end if;
-                        h26 := unsigned'("00000000000000000000000000000000");
+                        h27 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h26 := w_vmcb_a8(64-1 downto 32);
+                            h27 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h26 := e_dlv_error_code;
+                            h27 := e_dlv_error_code;
                         end if;
-                        if (h24 /= 0) then
-                            h23 := unsigned'(h26 & unsigned'("00000000000000000000000000000000"));
+                        if (h25 /= 0) then
+                            h24 := unsigned'(h27 & unsigned'("00000000000000000000000000000000"));
                         else
-                            h23 := to_unsigned(0, 64);
+                            h24 := to_unsigned(0, 64);
                         end if;
-                        h27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h27 := (unsigned'(unsigned'("00000000000000000000000000000000") & h22) or h23);
+                        h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h28 := (unsigned'(unsigned'("00000000000000000000000000000000") & h23) or h24);
                         if ((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h14 := h27;
+                            h15 := h28;
                         else
-                            h14 := to_unsigned(0, 64);
+                            h15 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h14;
+                        rec_exitintinfo <= h15;
+                        h29 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h29 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h29;
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -809,93 +1081,278 @@ begin
                         rec_exitcode <= to_unsigned(78, 64);
                         rec_exitinfo1 <= unsigned'(unsigned'("00000000000000000000000000000000") & wk_t_error_code);
                         rec_exitinfo2 <= wk_t_cr2;
-                        h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h29 := to_unsigned(0, 8);
-                        h30 := to_unsigned(0, 8);
+                        h30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h31 := to_unsigned(0, 8);
+                        h32 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h30 := to_unsigned(2, 8);
+                            h32 := to_unsigned(2, 8);
                         else
-                            h30 := w_vmcb_a8(8-1 downto 0);
+                            h32 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h29 := h30;
+                            h31 := h32;
                         else
-                            h29 := e_dlv_vector;
-                        end if;
-                        h31 := unsigned'("00000000000000000000000000000000");
-                        h31 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h29));
-                        h32 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h32 := w_vmcb_a8(11-1 downto 8);
-                        else
-                            h32 := e_dlv_type;
+                            h31 := e_dlv_vector;
                         end if;
                         h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := (h31 or unsigned'(to_unsigned(0, 21) & h32 & to_unsigned(0, 8)));
-                        h34 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
+                        h33 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h31));
+                        h34 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h34 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h34 := e_dlv_type;
+                        end if;
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := (h33 or unsigned'(to_unsigned(0, 21) & h34 & to_unsigned(0, 8)));
+                        h36 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h35 := to_unsigned(1, 1);
+                            h37 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h34 := h35;
+                            h36 := h37;
                         else
-                            h34 := e_dlv_ev;
+                            h36 := e_dlv_ev;
                         end if;
-                        h36 := unsigned'("00000000000000000000000000000000");
-                        h36 := (h33 or unsigned'(to_unsigned(0, 20) & h34 & to_unsigned(0, 11)));
-                        h37 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h38 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
+                        h38 := unsigned'("00000000000000000000000000000000");
+                        h38 := (h35 or unsigned'(to_unsigned(0, 20) & h36 & to_unsigned(0, 11)));
+                        h39 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h40 := to_unsigned(0, 1);
+                        h41 := to_unsigned(0, 1);
+                        h41 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h39 := to_unsigned(1, 1);
+                            h41 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h38 := h39;
+                            h40 := h41;
                         else
-                            h38 := e_dlv_ev;
+                            h40 := e_dlv_ev;
                         end if;
-                        h40 := unsigned'("00000000000000000000000000000000");
+                        h42 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h40 := w_vmcb_a8(64-1 downto 32);
+                            h42 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h40 := e_dlv_error_code;
+                            h42 := e_dlv_error_code;
                         end if;
-                        if (h38 /= 0) then
-                            h37 := unsigned'(h40 & unsigned'("00000000000000000000000000000000"));
+                        if (h40 /= 0) then
+                            h39 := unsigned'(h42 & unsigned'("00000000000000000000000000000000"));
                         else
-                            h37 := to_unsigned(0, 64);
+                            h39 := to_unsigned(0, 64);
                         end if;
-                        h41 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h41 := (unsigned'(unsigned'("00000000000000000000000000000000") & h36) or h37);
+                        h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h43 := (unsigned'(unsigned'("00000000000000000000000000000000") & h38) or h39);
                         if ((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h28 := h41;
+                            h30 := h43;
                         else
-                            h28 := to_unsigned(0, 64);
+                            h30 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h28;
+                        rec_exitintinfo <= h30;
+                        h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h44 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h44;
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h60 = 3)) and ((((h61 = 0) or ((h63 >= 10) and (h65 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h67 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) and bool(w_vmcb_8(8))) then
+                        status <= to_unsigned(4, 8);
+                        rec_exitcode <= to_unsigned(72, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h46 := to_unsigned(0, 8);
+                        h47 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h47 := to_unsigned(2, 8);
+                        else
+                            h47 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h46 := h47;
+                        else
+                            h46 := e_dlv_vector;
+                        end if;
+                        h48 := unsigned'("00000000000000000000000000000000");
+                        h48 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h46));
+                        h49 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h49 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h49 := e_dlv_type;
+                        end if;
+                        h50 := unsigned'("00000000000000000000000000000000");
+                        h50 := (h48 or unsigned'(to_unsigned(0, 21) & h49 & to_unsigned(0, 8)));
+                        h51 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h52 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h51 := h52;
+                        else
+                            h51 := e_dlv_ev;
+                        end if;
+                        h53 := unsigned'("00000000000000000000000000000000");
+                        h53 := (h50 or unsigned'(to_unsigned(0, 20) & h51 & to_unsigned(0, 11)));
+                        h54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h55 := to_unsigned(0, 1);
+                        h56 := to_unsigned(0, 1);
+                        h56 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h56 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h55 := h56;
+                        else
+                            h55 := e_dlv_ev;
+                        end if;
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h57 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h57 := e_dlv_error_code;
+                        end if;
+                        if (h55 /= 0) then
+                            h54 := unsigned'(h57 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h54 := to_unsigned(0, 64);
+                        end if;
+                        h58 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h58 := (unsigned'(unsigned'("00000000000000000000000000000000") & h53) or h54);
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h45 := h58;
+                        else
+                            h45 := to_unsigned(0, 64);
+                        end if;
+                        rec_exitintinfo <= h45;
+                        h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h59 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h59;
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h84 = 3)) and (h85 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) and bool(w_vmcb_8(63))) then
+                        status <= to_unsigned(5, 8);
+                        rec_exitcode <= to_unsigned(127, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h70 := to_unsigned(0, 8);
+                        h71 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h71 := to_unsigned(2, 8);
+                        else
+                            h71 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h70 := h71;
+                        else
+                            h70 := e_dlv_vector;
+                        end if;
+                        h72 := unsigned'("00000000000000000000000000000000");
+                        h72 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h70));
+                        h73 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h73 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h73 := e_dlv_type;
+                        end if;
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := (h72 or unsigned'(to_unsigned(0, 21) & h73 & to_unsigned(0, 8)));
+                        h75 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h76 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h75 := h76;
+                        else
+                            h75 := e_dlv_ev;
+                        end if;
+                        h77 := unsigned'("00000000000000000000000000000000");
+                        h77 := (h74 or unsigned'(to_unsigned(0, 20) & h75 & to_unsigned(0, 11)));
+                        h78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h79 := to_unsigned(0, 1);
+                        h80 := to_unsigned(0, 1);
+                        h80 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h80 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h79 := h80;
+                        else
+                            h79 := e_dlv_ev;
+                        end if;
+                        h81 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h81 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h81 := e_dlv_error_code;
+                        end if;
+                        if (h79 /= 0) then
+                            h78 := unsigned'(h81 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h78 := to_unsigned(0, 64);
+                        end if;
+                        h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h82 := (unsigned'(unsigned'("00000000000000000000000000000000") & h77) or h78);
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h69 := h82;
+                        else
+                            h69 := to_unsigned(0, 64);
+                        end if;
+                        rec_exitintinfo <= h69;
+                        h83 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h83 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h83;
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h87 = 3)) and ((((h88 = 0) or ((h90 >= 10) and (h92 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h94 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) then
+                        status <= to_unsigned(6, 8);
+                        rec_exitcode <= to_unsigned(0, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
+                        rec_vector <= to_unsigned(8, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h96 = 3)) and (h97 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) then
+                        status <= to_unsigned(7, 8);
+                        rec_exitcode <= to_unsigned(0, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_t_non_canonical /= 0) then
-                        status <= to_unsigned(4, 8);
+                        status <= to_unsigned(8, 8);
                         rec_exitcode <= to_unsigned(0, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(13, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) then
-                        status <= to_unsigned(5, 8);
+                        status <= to_unsigned(9, 8);
                         rec_exitcode <= to_unsigned(0, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(14, 8);
                         rec_error_code <= wk_t_error_code;
                         rec_cr2 <= wk_t_cr2;
@@ -906,6 +1363,7 @@ begin
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -913,7 +1371,79 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        if (((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) then
+                        h99 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h99 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h99 := e_dlv_type;
+                        end if;
+                        h100 := to_unsigned(0, 8);
+                        h101 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h101 := to_unsigned(2, 8);
+                        else
+                            h101 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h100 := h101;
+                        else
+                            h100 := e_dlv_vector;
+                        end if;
+                        h102 := to_unsigned(0, 8);
+                        h103 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h103 := to_unsigned(2, 8);
+                        else
+                            h103 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h102 := h103;
+                        else
+                            h102 := e_dlv_vector;
+                        end if;
+                        h104 := to_unsigned(0, 8);
+                        h105 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h105 := to_unsigned(2, 8);
+                        else
+                            h105 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h104 := h105;
+                        else
+                            h104 := e_dlv_vector;
+                        end if;
+                        h106 := to_unsigned(0, 8);
+                        h107 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h107 := to_unsigned(2, 8);
+                        else
+                            h107 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h106 := h107;
+                        else
+                            h106 := e_dlv_vector;
+                        end if;
+                        h108 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h108 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h108 := e_dlv_type;
+                        end if;
+                        h109 := to_unsigned(0, 8);
+                        h110 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h110 := to_unsigned(2, 8);
+                        else
+                            h110 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h109 := h110;
+                        else
+                            h109 := e_dlv_vector;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h99 = 3)) and ((((h100 = 0) or ((h102 >= 10) and (h104 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h106 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) and bool(w_vmcb_8(8)))) or ((((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h108 = 3)) and (h109 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) and bool(w_vmcb_8(63)))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 112);
                             u_valid <= '1';
@@ -937,7 +1467,79 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        if (((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) then
+                        h111 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h111 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h111 := e_dlv_type;
+                        end if;
+                        h112 := to_unsigned(0, 8);
+                        h113 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h113 := to_unsigned(2, 8);
+                        else
+                            h113 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h112 := h113;
+                        else
+                            h112 := e_dlv_vector;
+                        end if;
+                        h114 := to_unsigned(0, 8);
+                        h115 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h115 := to_unsigned(2, 8);
+                        else
+                            h115 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h114 := h115;
+                        else
+                            h114 := e_dlv_vector;
+                        end if;
+                        h116 := to_unsigned(0, 8);
+                        h117 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h117 := to_unsigned(2, 8);
+                        else
+                            h117 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h116 := h117;
+                        else
+                            h116 := e_dlv_vector;
+                        end if;
+                        h118 := to_unsigned(0, 8);
+                        h119 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h119 := to_unsigned(2, 8);
+                        else
+                            h119 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h118 := h119;
+                        else
+                            h118 := e_dlv_vector;
+                        end if;
+                        h120 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h120 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h120 := e_dlv_type;
+                        end if;
+                        h121 := to_unsigned(0, 8);
+                        h122 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h122 := to_unsigned(2, 8);
+                        else
+                            h122 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h121 := h122;
+                        else
+                            h121 := e_dlv_vector;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h111 = 3)) and ((((h112 = 0) or ((h114 >= 10) and (h116 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h118 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) and bool(w_vmcb_8(8)))) or ((((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h120 = 3)) and (h121 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) and bool(w_vmcb_8(63)))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 120);
                             u_valid <= '1';
@@ -961,7 +1563,79 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        if (((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) then
+                        h123 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h123 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h123 := e_dlv_type;
+                        end if;
+                        h124 := to_unsigned(0, 8);
+                        h125 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h125 := to_unsigned(2, 8);
+                        else
+                            h125 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h124 := h125;
+                        else
+                            h124 := e_dlv_vector;
+                        end if;
+                        h126 := to_unsigned(0, 8);
+                        h127 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h127 := to_unsigned(2, 8);
+                        else
+                            h127 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h126 := h127;
+                        else
+                            h126 := e_dlv_vector;
+                        end if;
+                        h128 := to_unsigned(0, 8);
+                        h129 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h129 := to_unsigned(2, 8);
+                        else
+                            h129 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h128 := h129;
+                        else
+                            h128 := e_dlv_vector;
+                        end if;
+                        h130 := to_unsigned(0, 8);
+                        h131 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h131 := to_unsigned(2, 8);
+                        else
+                            h131 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h130 := h131;
+                        else
+                            h130 := e_dlv_vector;
+                        end if;
+                        h132 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h132 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h132 := e_dlv_type;
+                        end if;
+                        h133 := to_unsigned(0, 8);
+                        h134 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h134 := to_unsigned(2, 8);
+                        else
+                            h134 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h133 := h134;
+                        else
+                            h133 := e_dlv_vector;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h123 = 3)) and ((((h124 = 0) or ((h126 >= 10) and (h128 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h130 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) and bool(w_vmcb_8(8)))) or ((((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h132 = 3)) and (h133 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) and bool(w_vmcb_8(63)))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 128);
                             u_valid <= '1';
@@ -985,7 +1659,79 @@ begin
                     end if;
                 when ST3 =>
                     if (not bool(pend)) then
-                        if (((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) then
+                        h135 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h135 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h135 := e_dlv_type;
+                        end if;
+                        h136 := to_unsigned(0, 8);
+                        h137 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h137 := to_unsigned(2, 8);
+                        else
+                            h137 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h136 := h137;
+                        else
+                            h136 := e_dlv_vector;
+                        end if;
+                        h138 := to_unsigned(0, 8);
+                        h139 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h139 := to_unsigned(2, 8);
+                        else
+                            h139 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h138 := h139;
+                        else
+                            h138 := e_dlv_vector;
+                        end if;
+                        h140 := to_unsigned(0, 8);
+                        h141 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h141 := to_unsigned(2, 8);
+                        else
+                            h141 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h140 := h141;
+                        else
+                            h140 := e_dlv_vector;
+                        end if;
+                        h142 := to_unsigned(0, 8);
+                        h143 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h143 := to_unsigned(2, 8);
+                        else
+                            h143 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h142 := h143;
+                        else
+                            h142 := e_dlv_vector;
+                        end if;
+                        h144 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h144 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h144 := e_dlv_type;
+                        end if;
+                        h145 := to_unsigned(0, 8);
+                        h146 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h146 := to_unsigned(2, 8);
+                        else
+                            h146 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h145 := h146;
+                        else
+                            h145 := e_dlv_vector;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h135 = 3)) and ((((h136 = 0) or ((h138 >= 10) and (h140 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h142 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) and bool(w_vmcb_8(8)))) or ((((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h144 = 3)) and (h145 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) and bool(w_vmcb_8(63)))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                             u_valid <= '1';
@@ -993,6 +1739,102 @@ begin
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
                             u_wdata <= rec_exitintinfo;
+                            pend <= '1';
+                        else
+                            st <= ST4;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST4;
+                        end if;
+                    end if;
+                when ST4 =>
+                    if (not bool(pend)) then
+                        h147 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h147 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h147 := e_dlv_type;
+                        end if;
+                        h148 := to_unsigned(0, 8);
+                        h149 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h149 := to_unsigned(2, 8);
+                        else
+                            h149 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h148 := h149;
+                        else
+                            h148 := e_dlv_vector;
+                        end if;
+                        h150 := to_unsigned(0, 8);
+                        h151 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h151 := to_unsigned(2, 8);
+                        else
+                            h151 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h150 := h151;
+                        else
+                            h150 := e_dlv_vector;
+                        end if;
+                        h152 := to_unsigned(0, 8);
+                        h153 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h153 := to_unsigned(2, 8);
+                        else
+                            h153 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h152 := h153;
+                        else
+                            h152 := e_dlv_vector;
+                        end if;
+                        h154 := to_unsigned(0, 8);
+                        h155 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h155 := to_unsigned(2, 8);
+                        else
+                            h155 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h154 := h155;
+                        else
+                            h154 := e_dlv_vector;
+                        end if;
+                        h156 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h156 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h156 := e_dlv_type;
+                        end if;
+                        h157 := to_unsigned(0, 8);
+                        h158 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h158 := to_unsigned(2, 8);
+                        else
+                            h158 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h157 := h158;
+                        else
+                            h157 := e_dlv_vector;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h147 = 3)) and ((((h148 = 0) or ((h150 >= 10) and (h152 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))))) or ((h154 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))))) and bool(w_vmcb_8(8)))) or ((((((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (h156 = 3)) and (h157 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14))))))) and bool(w_vmcb_8(63)))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 168);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_eventinj;
                             pend <= '1';
                         else
                             st <= FINISH;
@@ -1013,6 +1855,7 @@ begin
                     o_r_exitinfo1 <= rec_exitinfo1;
                     o_r_exitinfo2 <= rec_exitinfo2;
                     o_r_exitintinfo <= rec_exitintinfo;
+                    o_r_eventinj <= rec_eventinj;
                     o_r_vector <= rec_vector;
                     o_r_error_code <= rec_error_code;
                     o_r_cr2 <= rec_cr2;
@@ -4108,4 +4951,4 @@ nested_t0_hb_RFLAGS <= to_unsigned(0, 64);
 nested_t0_hb_PKRU <= to_unsigned(0, 32);
 
 end architecture MyHDL;
--- virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 5943cd1a263fc4a28959fb533055b6d73664918a5b9f0e1d9681a7fc5b34d798
+-- virtspec conversion b742868659d8f641f0135351 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 0360a9a0214353ce5343ce3a6e6bcf6e3d61f25d8707a261850f5036706686d1

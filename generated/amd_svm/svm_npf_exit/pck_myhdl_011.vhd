@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion b742868659d8f641f0135351 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

@@ -49,6 +49,7 @@ module intel_vmx_vmx_ept_exit (
     o_r_guest_physical,
     o_r_exit_intr_info,
     o_r_exit_intr_error,
+    o_r_entry_intr_info,
     o_r_vector,
     o_r_error_code,
     o_r_cr2
@@ -116,6 +117,8 @@ output [31:0] o_r_exit_intr_info;
 reg [31:0] o_r_exit_intr_info;
 output [31:0] o_r_exit_intr_error;
 reg [31:0] o_r_exit_intr_error;
+output [31:0] o_r_entry_intr_info;
+reg [31:0] o_r_entry_intr_info;
 output [7:0] o_r_vector;
 reg [7:0] o_r_vector;
 output [31:0] o_r_error_code;
@@ -208,6 +211,7 @@ reg [63:0] wn_t_r_RFLAGS;
 reg [15:0] wn_t_r_VPID;
 reg wn_t_start;
 reg [63:0] rec_cr2;
+reg [31:0] rec_entry_intr_info;
 reg [31:0] rec_error_code;
 reg [31:0] rec_exit_intr_error;
 reg [31:0] rec_exit_intr_info;
@@ -337,10 +341,34 @@ assign nested_t0_walker_guest0_sg_5 = 64'd0;
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
     reg [72-1:0] v_wide;
-    reg [1-1:0] h77;
-    reg [32-1:0] h78;
-    reg [1-1:0] h79;
-    reg [1-1:0] h80;
+    reg [1-1:0] h81;
+    reg [32-1:0] h82;
+    reg [1-1:0] h83;
+    reg [1-1:0] h84;
+    reg [3-1:0] h86;
+    reg [8-1:0] h87;
+    reg [8-1:0] h88;
+    reg [8-1:0] h89;
+    reg [8-1:0] h90;
+    reg [1-1:0] h91;
+    reg [32-1:0] h92;
+    reg [1-1:0] h93;
+    reg [1-1:0] h94;
+    reg [3-1:0] h96;
+    reg [8-1:0] h97;
+    reg [1-1:0] h98;
+    reg [32-1:0] h99;
+    reg [1-1:0] h100;
+    reg [1-1:0] h101;
+    reg [3-1:0] h102;
+    reg [8-1:0] h103;
+    reg [8-1:0] h104;
+    reg [8-1:0] h105;
+    reg [8-1:0] h106;
+    reg [1-1:0] h107;
+    reg [32-1:0] h108;
+    reg [1-1:0] h109;
+    reg [1-1:0] h110;
     reg [32-1:0] h0;
     reg [8-1:0] h1;
     reg [32-1:0] h2;
@@ -360,103 +388,264 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h16;
     reg [1-1:0] h17;
     reg [64-1:0] h18;
-    reg [32-1:0] h19;
-    reg [8-1:0] h20;
-    reg [32-1:0] h21;
-    reg [3-1:0] h22;
-    reg [32-1:0] h23;
-    reg [1-1:0] h24;
+    reg [64-1:0] h19;
+    reg [32-1:0] h20;
+    reg [8-1:0] h21;
+    reg [32-1:0] h22;
+    reg [3-1:0] h23;
+    reg [32-1:0] h24;
     reg [1-1:0] h25;
-    reg [32-1:0] h26;
+    reg [1-1:0] h26;
     reg [32-1:0] h27;
-    reg [1-1:0] h28;
+    reg [32-1:0] h28;
     reg [1-1:0] h29;
-    reg [32-1:0] h30;
+    reg [1-1:0] h30;
     reg [32-1:0] h31;
-    reg [3-1:0] h32;
+    reg [32-1:0] h32;
     reg [3-1:0] h33;
-    reg [32-1:0] h34;
+    reg [3-1:0] h34;
     reg [32-1:0] h35;
-    reg [8-1:0] h36;
+    reg [64-1:0] h36;
     reg [32-1:0] h37;
-    reg [3-1:0] h38;
+    reg [8-1:0] h38;
     reg [32-1:0] h39;
-    reg [1-1:0] h40;
-    reg [1-1:0] h41;
-    reg [32-1:0] h42;
-    reg [32-1:0] h43;
-    reg [1-1:0] h44;
-    reg [1-1:0] h45;
-    reg [32-1:0] h46;
-    reg [32-1:0] h47;
-    reg [3-1:0] h48;
-    reg [3-1:0] h49;
-    reg [32-1:0] h50;
-    reg [1-1:0] h51;
+    reg [3-1:0] h40;
+    reg [32-1:0] h41;
+    reg [1-1:0] h42;
+    reg [1-1:0] h43;
+    reg [32-1:0] h44;
+    reg [32-1:0] h45;
+    reg [1-1:0] h46;
+    reg [1-1:0] h47;
+    reg [32-1:0] h48;
+    reg [32-1:0] h49;
+    reg [3-1:0] h50;
+    reg [3-1:0] h51;
     reg [32-1:0] h52;
-    reg [32-1:0] h53;
+    reg [1-1:0] h53;
     reg [32-1:0] h54;
     reg [32-1:0] h55;
     reg [32-1:0] h56;
-    reg [8-1:0] h57;
-    reg [32-1:0] h58;
-    reg [3-1:0] h59;
-    reg [32-1:0] h60;
-    reg [1-1:0] h61;
-    reg [1-1:0] h62;
+    reg [32-1:0] h57;
+    reg [64-1:0] h58;
+    reg [32-1:0] h59;
+    reg [8-1:0] h60;
+    reg [32-1:0] h61;
+    reg [3-1:0] h62;
     reg [32-1:0] h63;
-    reg [32-1:0] h64;
+    reg [1-1:0] h64;
     reg [1-1:0] h65;
-    reg [1-1:0] h66;
+    reg [32-1:0] h66;
     reg [32-1:0] h67;
-    reg [32-1:0] h68;
-    reg [3-1:0] h69;
-    reg [3-1:0] h70;
+    reg [1-1:0] h68;
+    reg [1-1:0] h69;
+    reg [32-1:0] h70;
     reg [32-1:0] h71;
-    reg [1-1:0] h72;
-    reg [32-1:0] h73;
+    reg [3-1:0] h72;
+    reg [3-1:0] h73;
     reg [32-1:0] h74;
-    reg [32-1:0] h75;
+    reg [1-1:0] h75;
     reg [32-1:0] h76;
-    reg [1-1:0] h81;
-    reg [32-1:0] h82;
-    reg [1-1:0] h83;
-    reg [1-1:0] h84;
-    reg [1-1:0] h85;
-    reg [32-1:0] h86;
-    reg [1-1:0] h87;
-    reg [1-1:0] h88;
-    reg [1-1:0] h89;
-    reg [32-1:0] h90;
-    reg [1-1:0] h91;
-    reg [1-1:0] h92;
-    reg [1-1:0] h93;
-    reg [32-1:0] h94;
-    reg [1-1:0] h95;
-    reg [1-1:0] h96;
-    reg [1-1:0] h97;
-    reg [32-1:0] h98;
-    reg [1-1:0] h99;
-    reg [1-1:0] h100;
-    reg [1-1:0] h101;
-    reg [32-1:0] h102;
-    reg [1-1:0] h103;
-    reg [1-1:0] h104;
-    reg [1-1:0] h105;
-    reg [32-1:0] h106;
-    reg [1-1:0] h107;
-    reg [1-1:0] h108;
-    reg [1-1:0] h109;
-    reg [32-1:0] h110;
+    reg [32-1:0] h77;
+    reg [32-1:0] h78;
+    reg [32-1:0] h79;
+    reg [64-1:0] h80;
+    reg [64-1:0] h85;
+    reg [64-1:0] h95;
     reg [1-1:0] h111;
-    reg [1-1:0] h112;
+    reg [32-1:0] h112;
     reg [1-1:0] h113;
-    reg [32-1:0] h114;
-    reg [1-1:0] h115;
-    reg [1-1:0] h116;
+    reg [1-1:0] h114;
+    reg [3-1:0] h115;
+    reg [8-1:0] h116;
+    reg [8-1:0] h117;
+    reg [8-1:0] h118;
+    reg [8-1:0] h119;
+    reg [1-1:0] h120;
+    reg [32-1:0] h121;
+    reg [1-1:0] h122;
+    reg [1-1:0] h123;
+    reg [3-1:0] h124;
+    reg [8-1:0] h125;
+    reg [1-1:0] h126;
+    reg [32-1:0] h127;
+    reg [1-1:0] h128;
+    reg [1-1:0] h129;
+    reg [1-1:0] h130;
+    reg [32-1:0] h131;
+    reg [1-1:0] h132;
+    reg [1-1:0] h133;
+    reg [3-1:0] h134;
+    reg [8-1:0] h135;
+    reg [8-1:0] h136;
+    reg [8-1:0] h137;
+    reg [8-1:0] h138;
+    reg [1-1:0] h139;
+    reg [32-1:0] h140;
+    reg [1-1:0] h141;
+    reg [1-1:0] h142;
+    reg [3-1:0] h143;
+    reg [8-1:0] h144;
+    reg [1-1:0] h145;
+    reg [32-1:0] h146;
+    reg [1-1:0] h147;
+    reg [1-1:0] h148;
+    reg [1-1:0] h149;
+    reg [32-1:0] h150;
+    reg [1-1:0] h151;
+    reg [1-1:0] h152;
+    reg [3-1:0] h153;
+    reg [8-1:0] h154;
+    reg [8-1:0] h155;
+    reg [8-1:0] h156;
+    reg [8-1:0] h157;
+    reg [1-1:0] h158;
+    reg [32-1:0] h159;
+    reg [1-1:0] h160;
+    reg [1-1:0] h161;
+    reg [3-1:0] h162;
+    reg [8-1:0] h163;
+    reg [1-1:0] h164;
+    reg [32-1:0] h165;
+    reg [1-1:0] h166;
+    reg [1-1:0] h167;
+    reg [1-1:0] h168;
+    reg [32-1:0] h169;
+    reg [1-1:0] h170;
+    reg [1-1:0] h171;
+    reg [3-1:0] h172;
+    reg [8-1:0] h173;
+    reg [8-1:0] h174;
+    reg [8-1:0] h175;
+    reg [8-1:0] h176;
+    reg [1-1:0] h177;
+    reg [32-1:0] h178;
+    reg [1-1:0] h179;
+    reg [1-1:0] h180;
+    reg [3-1:0] h181;
+    reg [8-1:0] h182;
+    reg [1-1:0] h183;
+    reg [32-1:0] h184;
+    reg [1-1:0] h185;
+    reg [1-1:0] h186;
+    reg [1-1:0] h187;
+    reg [32-1:0] h188;
+    reg [1-1:0] h189;
+    reg [1-1:0] h190;
+    reg [3-1:0] h191;
+    reg [8-1:0] h192;
+    reg [8-1:0] h193;
+    reg [8-1:0] h194;
+    reg [8-1:0] h195;
+    reg [1-1:0] h196;
+    reg [32-1:0] h197;
+    reg [1-1:0] h198;
+    reg [1-1:0] h199;
+    reg [3-1:0] h200;
+    reg [8-1:0] h201;
+    reg [1-1:0] h202;
+    reg [32-1:0] h203;
+    reg [1-1:0] h204;
+    reg [1-1:0] h205;
+    reg [1-1:0] h206;
+    reg [32-1:0] h207;
+    reg [1-1:0] h208;
+    reg [1-1:0] h209;
+    reg [3-1:0] h210;
+    reg [8-1:0] h211;
+    reg [8-1:0] h212;
+    reg [8-1:0] h213;
+    reg [8-1:0] h214;
+    reg [1-1:0] h215;
+    reg [32-1:0] h216;
+    reg [1-1:0] h217;
+    reg [1-1:0] h218;
+    reg [3-1:0] h219;
+    reg [8-1:0] h220;
+    reg [1-1:0] h221;
+    reg [32-1:0] h222;
+    reg [1-1:0] h223;
+    reg [1-1:0] h224;
+    reg [1-1:0] h225;
+    reg [32-1:0] h226;
+    reg [1-1:0] h227;
+    reg [1-1:0] h228;
+    reg [3-1:0] h229;
+    reg [8-1:0] h230;
+    reg [8-1:0] h231;
+    reg [8-1:0] h232;
+    reg [8-1:0] h233;
+    reg [1-1:0] h234;
+    reg [32-1:0] h235;
+    reg [1-1:0] h236;
+    reg [1-1:0] h237;
+    reg [3-1:0] h238;
+    reg [8-1:0] h239;
+    reg [1-1:0] h240;
+    reg [32-1:0] h241;
+    reg [1-1:0] h242;
+    reg [1-1:0] h243;
+    reg [1-1:0] h244;
+    reg [32-1:0] h245;
+    reg [1-1:0] h246;
+    reg [1-1:0] h247;
+    reg [3-1:0] h248;
+    reg [8-1:0] h249;
+    reg [8-1:0] h250;
+    reg [8-1:0] h251;
+    reg [8-1:0] h252;
+    reg [1-1:0] h253;
+    reg [32-1:0] h254;
+    reg [1-1:0] h255;
+    reg [1-1:0] h256;
+    reg [3-1:0] h257;
+    reg [8-1:0] h258;
+    reg [1-1:0] h259;
+    reg [32-1:0] h260;
+    reg [1-1:0] h261;
+    reg [1-1:0] h262;
+    reg [1-1:0] h263;
+    reg [32-1:0] h264;
+    reg [1-1:0] h265;
+    reg [1-1:0] h266;
+    reg [3-1:0] h267;
+    reg [8-1:0] h268;
+    reg [8-1:0] h269;
+    reg [8-1:0] h270;
+    reg [8-1:0] h271;
+    reg [1-1:0] h272;
+    reg [32-1:0] h273;
+    reg [1-1:0] h274;
+    reg [1-1:0] h275;
+    reg [3-1:0] h276;
+    reg [8-1:0] h277;
+    reg [1-1:0] h278;
+    reg [32-1:0] h279;
+    reg [1-1:0] h280;
+    reg [1-1:0] h281;
+    reg [1-1:0] h282;
+    reg [32-1:0] h283;
+    reg [1-1:0] h284;
+    reg [1-1:0] h285;
+    reg [3-1:0] h286;
+    reg [8-1:0] h287;
+    reg [8-1:0] h288;
+    reg [8-1:0] h289;
+    reg [8-1:0] h290;
+    reg [1-1:0] h291;
+    reg [32-1:0] h292;
+    reg [1-1:0] h293;
+    reg [1-1:0] h294;
+    reg [3-1:0] h295;
+    reg [8-1:0] h296;
+    reg [1-1:0] h297;
+    reg [32-1:0] h298;
+    reg [1-1:0] h299;
+    reg [1-1:0] h300;
     if (rst == 1) begin
         done <= 0;
         o_r_cr2 <= 0;
+        o_r_entry_intr_info <= 0;
         o_r_error_code <= 0;
         o_r_exit_intr_error <= 0;
         o_r_exit_intr_info <= 0;
@@ -471,6 +660,7 @@ always @(posedge clk) begin: fsm
         o_status <= 0;
         pend <= 0;
         rec_cr2 <= 0;
+        rec_entry_intr_info <= 0;
         rec_error_code <= 0;
         rec_exit_intr_error <= 0;
         rec_exit_intr_info <= 0;
@@ -920,24 +1110,165 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b01010: begin
-                h77 = 1'h0;
-                h78 = 32'h0;
-                h78 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                h79 = 1'h0;
-                h79 = 0;
+                h81 = 1'h0;
+                h82 = 32'h0;
+                h82 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                h83 = 1'h0;
+                h83 = 0;
                 if (w_vmcs_48[14]) begin
-                    h79 = 1;
+                    h83 = 1;
                 end
-                h80 = 1'h0;
-                h80 = 0;
+                h84 = 1'h0;
+                h84 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h80 = 1;
+                    h84 = 1;
                 end
-                if ((h78 == w_vmcs_58[32-1:0])) begin
-                    h77 = h79;
+                if ((h82 == w_vmcs_58[32-1:0])) begin
+                    h81 = h83;
                 end
                 else begin
-                    h77 = h80;
+                    h81 = h84;
+                end
+                h86 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h86 = w_vmcs_68[11-1:8];
+                end
+                else begin
+                    h86 = e_dlv_type;
+                end
+                h87 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h87 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h87 = e_dlv_vector;
+                end
+                h88 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h88 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h88 = e_dlv_vector;
+                end
+                h89 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h89 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h89 = e_dlv_vector;
+                end
+                h90 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h90 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h90 = e_dlv_vector;
+                end
+                h91 = 1'h0;
+                h92 = 32'h0;
+                h92 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                h93 = 1'h0;
+                h93 = 0;
+                if (w_vmcs_48[14]) begin
+                    h93 = 1;
+                end
+                h94 = 1'h0;
+                h94 = 0;
+                if ((!w_vmcs_48[14])) begin
+                    h94 = 1;
+                end
+                if ((h92 == w_vmcs_58[32-1:0])) begin
+                    h91 = h93;
+                end
+                else begin
+                    h91 = h94;
+                end
+                h96 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h96 = w_vmcs_68[11-1:8];
+                end
+                else begin
+                    h96 = e_dlv_type;
+                end
+                h97 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h97 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h97 = e_dlv_vector;
+                end
+                h98 = 1'h0;
+                h99 = 32'h0;
+                h99 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                h100 = 1'h0;
+                h100 = 0;
+                if (w_vmcs_48[14]) begin
+                    h100 = 1;
+                end
+                h101 = 1'h0;
+                h101 = 0;
+                if ((!w_vmcs_48[14])) begin
+                    h101 = 1;
+                end
+                if ((h99 == w_vmcs_58[32-1:0])) begin
+                    h98 = h100;
+                end
+                else begin
+                    h98 = h101;
+                end
+                h102 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h102 = w_vmcs_68[11-1:8];
+                end
+                else begin
+                    h102 = e_dlv_type;
+                end
+                h103 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h103 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h103 = e_dlv_vector;
+                end
+                h104 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h104 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h104 = e_dlv_vector;
+                end
+                h105 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h105 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h105 = e_dlv_vector;
+                end
+                h106 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h106 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h106 = e_dlv_vector;
+                end
+                h107 = 1'h0;
+                h108 = 32'h0;
+                h108 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                h109 = 1'h0;
+                h109 = 0;
+                if (w_vmcs_48[14]) begin
+                    h109 = 1;
+                end
+                h110 = 1'h0;
+                h110 = 0;
+                if ((!w_vmcs_48[14])) begin
+                    h110 = 1;
+                end
+                if ((h108 == w_vmcs_58[32-1:0])) begin
+                    h107 = h109;
+                end
+                else begin
+                    h107 = h110;
                 end
                 if (((wk_t_host_fault != 0) && (wk_t_exit_reason == 48))) begin
                     status <= 1;
@@ -1056,6 +1387,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= wk_t_guest_physical_address;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h19 = 64'h0;
+                    h19 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h19[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1064,81 +1398,74 @@ always @(posedge clk) begin: fsm
                 else if (((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) begin
                     status <= 2;
                     rec_reason <= 49;
-                    h19 = 32'h0;
-                    h20 = 8'h0;
+                    h20 = 32'h0;
+                    h21 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h20 = w_vmcs_68[8-1:0];
+                        h21 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h20 = e_dlv_vector;
+                        h21 = e_dlv_vector;
                     end
-                    h21 = 32'h0;
-                    h21 = (32'h80000000 | {24'h0, h20});
-                    h22 = 3'h0;
+                    h22 = 32'h0;
+                    h22 = (32'h80000000 | {24'h0, h21});
+                    h23 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h22 = w_vmcs_68[11-1:8];
+                        h23 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h22 = e_dlv_type;
+                        h23 = e_dlv_type;
                     end
-                    h23 = 32'h0;
-                    h23 = (h21 | {21'h0, h22, 8'h0});
-                    h24 = 1'h0;
+                    h24 = 32'h0;
+                    h24 = (h22 | {21'h0, h23, 8'h0});
                     h25 = 1'h0;
-                    h25 = 0;
+                    h26 = 1'h0;
+                    h26 = 0;
                     if (w_vmcs_68[11]) begin
-                        h25 = 1;
+                        h26 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h24 = h25;
+                        h25 = h26;
                     end
                     else begin
-                        h24 = e_dlv_ev;
+                        h25 = e_dlv_ev;
                     end
-                    h26 = 32'h0;
-                    h26 = (h23 | {20'h0, h24, 11'h0});
-                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h19 = h26;
-                    end
-                    else begin
-                        h19 = 0;
-                    end
-                    rec_idt_vectoring_info <= h19;
                     h27 = 32'h0;
-                    h28 = 1'h0;
+                    h27 = (h24 | {20'h0, h25, 11'h0});
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
+                        h20 = h27;
+                    end
+                    else begin
+                        h20 = 0;
+                    end
+                    rec_idt_vectoring_info <= h20;
+                    h28 = 32'h0;
                     h29 = 1'h0;
-                    h29 = 0;
+                    h30 = 1'h0;
+                    h30 = 0;
                     if (w_vmcs_68[11]) begin
-                        h29 = 1;
+                        h30 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h28 = h29;
+                        h29 = h30;
                     end
                     else begin
-                        h28 = e_dlv_ev;
+                        h29 = e_dlv_ev;
                     end
-                    h30 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h30 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h30 = e_dlv_error_code;
-                    end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h28 != 0))) begin
-                        h27 = h30;
-                    end
-                    else begin
-                        h27 = 0;
-                    end
-                    rec_idt_vectoring_error <= h27;
                     h31 = 32'h0;
-                    h32 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h32 = w_vmcs_68[11-1:8];
+                        h31 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h32 = e_dlv_type;
+                        h31 = e_dlv_error_code;
                     end
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h29 != 0))) begin
+                        h28 = h31;
+                    end
+                    else begin
+                        h28 = 0;
+                    end
+                    rec_idt_vectoring_error <= h28;
+                    h32 = 32'h0;
                     h33 = 3'h0;
                     if ((e_injected != 0)) begin
                         h33 = w_vmcs_68[11-1:8];
@@ -1146,25 +1473,35 @@ always @(posedge clk) begin: fsm
                     else begin
                         h33 = e_dlv_type;
                     end
-                    h34 = 32'h0;
+                    h34 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h34 = w_vmcs_78[32-1:0];
+                        h34 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h34 = {28'h0, e_ilen};
+                        h34 = e_dlv_type;
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h32 >= 4)) && (h33 <= 6))) begin
-                        h31 = h34;
+                    h35 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h35 = w_vmcs_78[32-1:0];
                     end
                     else begin
-                        h31 = 0;
+                        h35 = {28'h0, e_ilen};
                     end
-                    rec_instr_len <= h31[4-1:0];
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h33 >= 4)) && (h34 <= 6))) begin
+                        h32 = h35;
+                    end
+                    else begin
+                        h32 = 0;
+                    end
+                    rec_instr_len <= h32[4-1:0];
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= wk_t_guest_physical_address;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h36 = 64'h0;
+                    h36 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h36[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1173,248 +1510,254 @@ always @(posedge clk) begin: fsm
                 else if (((wk_t_non_canonical != 0) && w_vmcs_48[13])) begin
                     status <= 3;
                     rec_reason <= 0;
-                    h35 = 32'h0;
-                    h36 = 8'h0;
-                    if ((e_injected != 0)) begin
-                        h36 = w_vmcs_68[8-1:0];
-                    end
-                    else begin
-                        h36 = e_dlv_vector;
-                    end
                     h37 = 32'h0;
-                    h37 = (32'h80000000 | {24'h0, h36});
-                    h38 = 3'h0;
+                    h38 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h38 = w_vmcs_68[11-1:8];
+                        h38 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h38 = e_dlv_type;
+                        h38 = e_dlv_vector;
                     end
                     h39 = 32'h0;
-                    h39 = (h37 | {21'h0, h38, 8'h0});
-                    h40 = 1'h0;
-                    h41 = 1'h0;
-                    h41 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h41 = 1;
-                    end
+                    h39 = (32'h80000000 | {24'h0, h38});
+                    h40 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h40 = h41;
+                        h40 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h40 = e_dlv_ev;
+                        h40 = e_dlv_type;
                     end
-                    h42 = 32'h0;
-                    h42 = (h39 | {20'h0, h40, 11'h0});
+                    h41 = 32'h0;
+                    h41 = (h39 | {21'h0, h40, 8'h0});
+                    h42 = 1'h0;
+                    h43 = 1'h0;
+                    h43 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h43 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h42 = h43;
+                    end
+                    else begin
+                        h42 = e_dlv_ev;
+                    end
+                    h44 = 32'h0;
+                    h44 = (h41 | {20'h0, h42, 11'h0});
                     if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h35 = h42;
+                        h37 = h44;
                     end
                     else begin
-                        h35 = 0;
+                        h37 = 0;
                     end
-                    rec_idt_vectoring_info <= h35;
-                    h43 = 32'h0;
-                    h44 = 1'h0;
-                    h45 = 1'h0;
-                    h45 = 0;
+                    rec_idt_vectoring_info <= h37;
+                    h45 = 32'h0;
+                    h46 = 1'h0;
+                    h47 = 1'h0;
+                    h47 = 0;
                     if (w_vmcs_68[11]) begin
-                        h45 = 1;
+                        h47 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h44 = h45;
+                        h46 = h47;
                     end
                     else begin
-                        h44 = e_dlv_ev;
+                        h46 = e_dlv_ev;
                     end
-                    h46 = 32'h0;
+                    h48 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h46 = w_vmcs_70[32-1:0];
+                        h48 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h46 = e_dlv_error_code;
+                        h48 = e_dlv_error_code;
                     end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h44 != 0))) begin
-                        h43 = h46;
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h46 != 0))) begin
+                        h45 = h48;
                     end
                     else begin
-                        h43 = 0;
+                        h45 = 0;
                     end
-                    rec_idt_vectoring_error <= h43;
-                    h47 = 32'h0;
-                    h48 = 3'h0;
+                    rec_idt_vectoring_error <= h45;
+                    h49 = 32'h0;
+                    h50 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h48 = w_vmcs_68[11-1:8];
+                        h50 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h48 = e_dlv_type;
+                        h50 = e_dlv_type;
                     end
-                    h49 = 3'h0;
+                    h51 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h49 = w_vmcs_68[11-1:8];
+                        h51 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h49 = e_dlv_type;
+                        h51 = e_dlv_type;
                     end
-                    h50 = 32'h0;
+                    h52 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h50 = w_vmcs_78[32-1:0];
+                        h52 = w_vmcs_78[32-1:0];
                     end
                     else begin
-                        h50 = {28'h0, e_ilen};
+                        h52 = {28'h0, e_ilen};
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h48 >= 4)) && (h49 <= 6))) begin
-                        h47 = h50;
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h50 >= 4)) && (h51 <= 6))) begin
+                        h49 = h52;
                     end
                     else begin
-                        h47 = 0;
+                        h49 = 0;
                     end
-                    rec_instr_len <= h47[4-1:0];
+                    rec_instr_len <= h49[4-1:0];
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
-                    h51 = 1'h0;
-                    h51 = 0;
+                    h53 = 1'h0;
+                    h53 = 0;
                     if (((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))))) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h51 = 1;
+                        h53 = 1;
                     end
-                    h52 = 32'h0;
-                    h52 = (32'h80000000 | {19'h0, h51, 12'h0});
-                    h53 = 32'h0;
-                    h53 = (h52 | 2048);
                     h54 = 32'h0;
-                    h54 = (h53 | 768);
+                    h54 = (32'h80000000 | {19'h0, h53, 12'h0});
                     h55 = 32'h0;
-                    h55 = (h54 | 13);
-                    rec_exit_intr_info <= h55;
+                    h55 = (h54 | 2048);
+                    h56 = 32'h0;
+                    h56 = (h55 | 768);
+                    h57 = 32'h0;
+                    h57 = (h56 | 13);
+                    rec_exit_intr_info <= h57;
                     rec_exit_intr_error <= 0;
+                    h58 = 64'h0;
+                    h58 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h58[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 5'b01011;
                 end
-                else if ((((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h77 != 0))) begin
+                else if ((((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h81 != 0))) begin
                     status <= 4;
                     rec_reason <= 0;
-                    h56 = 32'h0;
-                    h57 = 8'h0;
+                    h59 = 32'h0;
+                    h60 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h57 = w_vmcs_68[8-1:0];
+                        h60 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h57 = e_dlv_vector;
+                        h60 = e_dlv_vector;
                     end
-                    h58 = 32'h0;
-                    h58 = (32'h80000000 | {24'h0, h57});
-                    h59 = 3'h0;
+                    h61 = 32'h0;
+                    h61 = (32'h80000000 | {24'h0, h60});
+                    h62 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h59 = w_vmcs_68[11-1:8];
+                        h62 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h59 = e_dlv_type;
-                    end
-                    h60 = 32'h0;
-                    h60 = (h58 | {21'h0, h59, 8'h0});
-                    h61 = 1'h0;
-                    h62 = 1'h0;
-                    h62 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h62 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h61 = h62;
-                    end
-                    else begin
-                        h61 = e_dlv_ev;
+                        h62 = e_dlv_type;
                     end
                     h63 = 32'h0;
-                    h63 = (h60 | {20'h0, h61, 11'h0});
-                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h56 = h63;
-                    end
-                    else begin
-                        h56 = 0;
-                    end
-                    rec_idt_vectoring_info <= h56;
-                    h64 = 32'h0;
+                    h63 = (h61 | {21'h0, h62, 8'h0});
+                    h64 = 1'h0;
                     h65 = 1'h0;
-                    h66 = 1'h0;
-                    h66 = 0;
+                    h65 = 0;
                     if (w_vmcs_68[11]) begin
-                        h66 = 1;
+                        h65 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h65 = h66;
+                        h64 = h65;
                     end
                     else begin
-                        h65 = e_dlv_ev;
+                        h64 = e_dlv_ev;
                     end
+                    h66 = 32'h0;
+                    h66 = (h63 | {20'h0, h64, 11'h0});
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
+                        h59 = h66;
+                    end
+                    else begin
+                        h59 = 0;
+                    end
+                    rec_idt_vectoring_info <= h59;
                     h67 = 32'h0;
+                    h68 = 1'h0;
+                    h69 = 1'h0;
+                    h69 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h69 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h67 = w_vmcs_70[32-1:0];
+                        h68 = h69;
                     end
                     else begin
-                        h67 = e_dlv_error_code;
+                        h68 = e_dlv_ev;
                     end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h65 != 0))) begin
-                        h64 = h67;
-                    end
-                    else begin
-                        h64 = 0;
-                    end
-                    rec_idt_vectoring_error <= h64;
-                    h68 = 32'h0;
-                    h69 = 3'h0;
+                    h70 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h69 = w_vmcs_68[11-1:8];
+                        h70 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h69 = e_dlv_type;
+                        h70 = e_dlv_error_code;
                     end
-                    h70 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h70 = w_vmcs_68[11-1:8];
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h68 != 0))) begin
+                        h67 = h70;
                     end
                     else begin
-                        h70 = e_dlv_type;
+                        h67 = 0;
                     end
+                    rec_idt_vectoring_error <= h67;
                     h71 = 32'h0;
+                    h72 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h71 = w_vmcs_78[32-1:0];
+                        h72 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h71 = {28'h0, e_ilen};
+                        h72 = e_dlv_type;
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h69 >= 4)) && (h70 <= 6))) begin
-                        h68 = h71;
+                    h73 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h73 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h68 = 0;
+                        h73 = e_dlv_type;
                     end
-                    rec_instr_len <= h68[4-1:0];
+                    h74 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h74 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h74 = {28'h0, e_ilen};
+                    end
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h72 >= 4)) && (h73 <= 6))) begin
+                        h71 = h74;
+                    end
+                    else begin
+                        h71 = 0;
+                    end
+                    rec_instr_len <= h71[4-1:0];
                     rec_qualification <= wk_t_cr2;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
-                    h72 = 1'h0;
-                    h72 = 0;
+                    h75 = 1'h0;
+                    h75 = 0;
                     if (((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))))) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h72 = 1;
+                        h75 = 1;
                     end
-                    h73 = 32'h0;
-                    h73 = (32'h80000000 | {19'h0, h72, 12'h0});
-                    h74 = 32'h0;
-                    h74 = (h73 | 2048);
-                    h75 = 32'h0;
-                    h75 = (h74 | 768);
                     h76 = 32'h0;
-                    h76 = (h75 | 14);
-                    rec_exit_intr_info <= h76;
+                    h76 = (32'h80000000 | {19'h0, h75, 12'h0});
+                    h77 = 32'h0;
+                    h77 = (h76 | 2048);
+                    h78 = 32'h0;
+                    h78 = (h77 | 768);
+                    h79 = 32'h0;
+                    h79 = (h78 | 14);
+                    rec_exit_intr_info <= h79;
                     rec_exit_intr_error <= wk_t_error_code;
+                    h80 = 64'h0;
+                    h80 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h80[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 5'b01011;
                 end
-                else if ((wk_t_non_canonical != 0)) begin
+                else if ((((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h86 == 3)) && ((((h87 == 0) || ((h88 >= 10) && (h89 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h90 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h91 != 0)))))))) && w_vmcs_48[8])) begin
                     status <= 5;
                     rec_reason <= 0;
                     rec_idt_vectoring_info <= 0;
@@ -1423,15 +1766,37 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
-                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_info <= 32'h80000b08;
                     rec_exit_intr_error <= 0;
-                    rec_vector <= 13;
+                    h85 = 64'h0;
+                    h85 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h85[32-1:0];
+                    rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 5'b01011;
                 end
-                else if (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0)))) begin
+                else if ((((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h96 == 3)) && (h97 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h98 != 0))))))) begin
                     status <= 6;
+                    rec_reason <= 2;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    rec_guest_physical <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
+                    h95 = 64'h0;
+                    h95 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h95[32-1:0];
+                    rec_vector <= 0;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 5'b01011;
+                end
+                else if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h102 == 3)) && ((((h103 == 0) || ((h104 >= 10) && (h105 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h106 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h107 != 0))))))))) begin
+                    status <= 7;
                     rec_reason <= 0;
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
@@ -1441,6 +1806,41 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
+                    rec_vector <= 8;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 5'b01011;
+                end
+                else if ((wk_t_non_canonical != 0)) begin
+                    status <= 8;
+                    rec_reason <= 0;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    rec_guest_physical <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
+                    rec_vector <= 13;
+                    rec_error_code <= 0;
+                    rec_cr2 <= 0;
+                    st <= 5'b01011;
+                end
+                else if (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0)))) begin
+                    status <= 9;
+                    rec_reason <= 0;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    rec_guest_physical <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
                     rec_vector <= 14;
                     rec_error_code <= wk_t_error_code;
                     rec_cr2 <= wk_t_cr2;
@@ -1457,41 +1857,129 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
-                    st <= 5'b10100;
+                    st <= 5'b10101;
                 end
             end
             5'b01011: begin
                 if ((!pend)) begin
-                    h81 = 1'h0;
-                    h82 = 32'h0;
-                    h82 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h83 = 1'h0;
-                    h83 = 0;
+                    h111 = 1'h0;
+                    h112 = 32'h0;
+                    h112 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h113 = 1'h0;
+                    h113 = 0;
                     if (w_vmcs_48[14]) begin
-                        h83 = 1;
+                        h113 = 1;
                     end
-                    h84 = 1'h0;
-                    h84 = 0;
+                    h114 = 1'h0;
+                    h114 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h84 = 1;
+                        h114 = 1;
                     end
-                    if ((h82 == w_vmcs_58[32-1:0])) begin
-                        h81 = h83;
+                    if ((h112 == w_vmcs_58[32-1:0])) begin
+                        h111 = h113;
                     end
                     else begin
-                        h81 = h84;
+                        h111 = h114;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h81 != 0)))) begin
+                    h115 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h115 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h115 = e_dlv_type;
+                    end
+                    h116 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h116 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h116 = e_dlv_vector;
+                    end
+                    h117 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h117 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h117 = e_dlv_vector;
+                    end
+                    h118 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h118 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h118 = e_dlv_vector;
+                    end
+                    h119 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h119 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h119 = e_dlv_vector;
+                    end
+                    h120 = 1'h0;
+                    h121 = 32'h0;
+                    h121 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h122 = 1'h0;
+                    h122 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h122 = 1;
+                    end
+                    h123 = 1'h0;
+                    h123 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h123 = 1;
+                    end
+                    if ((h121 == w_vmcs_58[32-1:0])) begin
+                        h120 = h122;
+                    end
+                    else begin
+                        h120 = h123;
+                    end
+                    h124 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h124 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h124 = e_dlv_type;
+                    end
+                    h125 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h125 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h125 = e_dlv_vector;
+                    end
+                    h126 = 1'h0;
+                    h127 = 32'h0;
+                    h127 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h128 = 1'h0;
+                    h128 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h128 = 1;
+                    end
+                    h129 = 1'h0;
+                    h129 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h129 = 1;
+                    end
+                    if ((h127 == w_vmcs_58[32-1:0])) begin
+                        h126 = h128;
+                    end
+                    else begin
+                        h126 = h129;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h111 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h115 == 3)) && ((((h116 == 0) || ((h117 >= 10) && (h118 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h119 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h120 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h124 == 3)) && (h125 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h126 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 104);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {48'h0, rec_reason};
+                        u_wdata <= {32'h0, rec_entry_intr_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1511,33 +1999,120 @@ always @(posedge clk) begin: fsm
             end
             5'b01100: begin
                 if ((!pend)) begin
-                    h85 = 1'h0;
-                    h86 = 32'h0;
-                    h86 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h87 = 1'h0;
-                    h87 = 0;
+                    h130 = 1'h0;
+                    h131 = 32'h0;
+                    h131 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h132 = 1'h0;
+                    h132 = 0;
                     if (w_vmcs_48[14]) begin
-                        h87 = 1;
+                        h132 = 1;
                     end
-                    h88 = 1'h0;
-                    h88 = 0;
+                    h133 = 1'h0;
+                    h133 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h88 = 1;
+                        h133 = 1;
                     end
-                    if ((h86 == w_vmcs_58[32-1:0])) begin
-                        h85 = h87;
+                    if ((h131 == w_vmcs_58[32-1:0])) begin
+                        h130 = h132;
                     end
                     else begin
-                        h85 = h88;
+                        h130 = h133;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h85 != 0)))) begin
+                    h134 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h134 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h134 = e_dlv_type;
+                    end
+                    h135 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h135 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h135 = e_dlv_vector;
+                    end
+                    h136 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h136 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h136 = e_dlv_vector;
+                    end
+                    h137 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h137 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h137 = e_dlv_vector;
+                    end
+                    h138 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h138 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h138 = e_dlv_vector;
+                    end
+                    h139 = 1'h0;
+                    h140 = 32'h0;
+                    h140 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h141 = 1'h0;
+                    h141 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h141 = 1;
+                    end
+                    h142 = 1'h0;
+                    h142 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h142 = 1;
+                    end
+                    if ((h140 == w_vmcs_58[32-1:0])) begin
+                        h139 = h141;
+                    end
+                    else begin
+                        h139 = h142;
+                    end
+                    h143 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h143 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h143 = e_dlv_type;
+                    end
+                    h144 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h144 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h144 = e_dlv_vector;
+                    end
+                    h145 = 1'h0;
+                    h146 = 32'h0;
+                    h146 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h147 = 1'h0;
+                    h147 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h147 = 1;
+                    end
+                    h148 = 1'h0;
+                    h148 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h148 = 1;
+                    end
+                    if ((h146 == w_vmcs_58[32-1:0])) begin
+                        h145 = h147;
+                    end
+                    else begin
+                        h145 = h148;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h130 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h134 == 3)) && ((((h135 == 0) || ((h136 >= 10) && (h137 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h138 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h139 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h143 == 3)) && (h144 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h145 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_idt_vectoring_info};
+                        u_wdata <= {48'h0, rec_reason};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1557,33 +2132,120 @@ always @(posedge clk) begin: fsm
             end
             5'b01101: begin
                 if ((!pend)) begin
-                    h89 = 1'h0;
-                    h90 = 32'h0;
-                    h90 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h91 = 1'h0;
-                    h91 = 0;
+                    h149 = 1'h0;
+                    h150 = 32'h0;
+                    h150 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h151 = 1'h0;
+                    h151 = 0;
                     if (w_vmcs_48[14]) begin
-                        h91 = 1;
+                        h151 = 1;
                     end
-                    h92 = 1'h0;
-                    h92 = 0;
+                    h152 = 1'h0;
+                    h152 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h92 = 1;
+                        h152 = 1;
                     end
-                    if ((h90 == w_vmcs_58[32-1:0])) begin
-                        h89 = h91;
+                    if ((h150 == w_vmcs_58[32-1:0])) begin
+                        h149 = h151;
                     end
                     else begin
-                        h89 = h92;
+                        h149 = h152;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h89 != 0)))) begin
+                    h153 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h153 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h153 = e_dlv_type;
+                    end
+                    h154 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h154 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h154 = e_dlv_vector;
+                    end
+                    h155 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h155 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h155 = e_dlv_vector;
+                    end
+                    h156 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h156 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h156 = e_dlv_vector;
+                    end
+                    h157 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h157 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h157 = e_dlv_vector;
+                    end
+                    h158 = 1'h0;
+                    h159 = 32'h0;
+                    h159 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h160 = 1'h0;
+                    h160 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h160 = 1;
+                    end
+                    h161 = 1'h0;
+                    h161 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h161 = 1;
+                    end
+                    if ((h159 == w_vmcs_58[32-1:0])) begin
+                        h158 = h160;
+                    end
+                    else begin
+                        h158 = h161;
+                    end
+                    h162 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h162 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h162 = e_dlv_type;
+                    end
+                    h163 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h163 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h163 = e_dlv_vector;
+                    end
+                    h164 = 1'h0;
+                    h165 = 32'h0;
+                    h165 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h166 = 1'h0;
+                    h166 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h166 = 1;
+                    end
+                    h167 = 1'h0;
+                    h167 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h167 = 1;
+                    end
+                    if ((h165 == w_vmcs_58[32-1:0])) begin
+                        h164 = h166;
+                    end
+                    else begin
+                        h164 = h167;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h149 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h153 == 3)) && ((((h154 == 0) || ((h155 >= 10) && (h156 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h157 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h158 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h162 == 3)) && (h163 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h164 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_idt_vectoring_error};
+                        u_wdata <= {32'h0, rec_idt_vectoring_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1603,33 +2265,120 @@ always @(posedge clk) begin: fsm
             end
             5'b01110: begin
                 if ((!pend)) begin
-                    h93 = 1'h0;
-                    h94 = 32'h0;
-                    h94 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h95 = 1'h0;
-                    h95 = 0;
+                    h168 = 1'h0;
+                    h169 = 32'h0;
+                    h169 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h170 = 1'h0;
+                    h170 = 0;
                     if (w_vmcs_48[14]) begin
-                        h95 = 1;
+                        h170 = 1;
                     end
-                    h96 = 1'h0;
-                    h96 = 0;
+                    h171 = 1'h0;
+                    h171 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h96 = 1;
+                        h171 = 1;
                     end
-                    if ((h94 == w_vmcs_58[32-1:0])) begin
-                        h93 = h95;
+                    if ((h169 == w_vmcs_58[32-1:0])) begin
+                        h168 = h170;
                     end
                     else begin
-                        h93 = h96;
+                        h168 = h171;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h93 != 0)))) begin
+                    h172 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h172 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h172 = e_dlv_type;
+                    end
+                    h173 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h173 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h173 = e_dlv_vector;
+                    end
+                    h174 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h174 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h174 = e_dlv_vector;
+                    end
+                    h175 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h175 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h175 = e_dlv_vector;
+                    end
+                    h176 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h176 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h176 = e_dlv_vector;
+                    end
+                    h177 = 1'h0;
+                    h178 = 32'h0;
+                    h178 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h179 = 1'h0;
+                    h179 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h179 = 1;
+                    end
+                    h180 = 1'h0;
+                    h180 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h180 = 1;
+                    end
+                    if ((h178 == w_vmcs_58[32-1:0])) begin
+                        h177 = h179;
+                    end
+                    else begin
+                        h177 = h180;
+                    end
+                    h181 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h181 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h181 = e_dlv_type;
+                    end
+                    h182 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h182 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h182 = e_dlv_vector;
+                    end
+                    h183 = 1'h0;
+                    h184 = 32'h0;
+                    h184 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h185 = 1'h0;
+                    h185 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h185 = 1;
+                    end
+                    h186 = 1'h0;
+                    h186 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h186 = 1;
+                    end
+                    if ((h184 == w_vmcs_58[32-1:0])) begin
+                        h183 = h185;
+                    end
+                    else begin
+                        h183 = h186;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h168 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h172 == 3)) && ((((h173 == 0) || ((h174 >= 10) && (h175 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h176 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h177 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h181 == 3)) && (h182 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h183 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {60'h0, rec_instr_len};
+                        u_wdata <= {32'h0, rec_idt_vectoring_error};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1649,33 +2398,120 @@ always @(posedge clk) begin: fsm
             end
             5'b01111: begin
                 if ((!pend)) begin
-                    h97 = 1'h0;
-                    h98 = 32'h0;
-                    h98 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h99 = 1'h0;
-                    h99 = 0;
+                    h187 = 1'h0;
+                    h188 = 32'h0;
+                    h188 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h189 = 1'h0;
+                    h189 = 0;
                     if (w_vmcs_48[14]) begin
-                        h99 = 1;
+                        h189 = 1;
                     end
-                    h100 = 1'h0;
-                    h100 = 0;
+                    h190 = 1'h0;
+                    h190 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h100 = 1;
+                        h190 = 1;
                     end
-                    if ((h98 == w_vmcs_58[32-1:0])) begin
-                        h97 = h99;
+                    if ((h188 == w_vmcs_58[32-1:0])) begin
+                        h187 = h189;
                     end
                     else begin
-                        h97 = h100;
+                        h187 = h190;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h97 != 0)))) begin
+                    h191 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h191 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h191 = e_dlv_type;
+                    end
+                    h192 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h192 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h192 = e_dlv_vector;
+                    end
+                    h193 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h193 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h193 = e_dlv_vector;
+                    end
+                    h194 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h194 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h194 = e_dlv_vector;
+                    end
+                    h195 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h195 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h195 = e_dlv_vector;
+                    end
+                    h196 = 1'h0;
+                    h197 = 32'h0;
+                    h197 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h198 = 1'h0;
+                    h198 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h198 = 1;
+                    end
+                    h199 = 1'h0;
+                    h199 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h199 = 1;
+                    end
+                    if ((h197 == w_vmcs_58[32-1:0])) begin
+                        h196 = h198;
+                    end
+                    else begin
+                        h196 = h199;
+                    end
+                    h200 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h200 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h200 = e_dlv_type;
+                    end
+                    h201 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h201 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h201 = e_dlv_vector;
+                    end
+                    h202 = 1'h0;
+                    h203 = 32'h0;
+                    h203 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h204 = 1'h0;
+                    h204 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h204 = 1;
+                    end
+                    h205 = 1'h0;
+                    h205 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h205 = 1;
+                    end
+                    if ((h203 == w_vmcs_58[32-1:0])) begin
+                        h202 = h204;
+                    end
+                    else begin
+                        h202 = h205;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h187 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h191 == 3)) && ((((h192 == 0) || ((h193 >= 10) && (h194 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h195 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h196 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h200 == 3)) && (h201 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h202 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_qualification;
+                        u_wdata <= {60'h0, rec_instr_len};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1695,33 +2531,120 @@ always @(posedge clk) begin: fsm
             end
             5'b10000: begin
                 if ((!pend)) begin
-                    h101 = 1'h0;
-                    h102 = 32'h0;
-                    h102 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h103 = 1'h0;
-                    h103 = 0;
+                    h206 = 1'h0;
+                    h207 = 32'h0;
+                    h207 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h208 = 1'h0;
+                    h208 = 0;
                     if (w_vmcs_48[14]) begin
-                        h103 = 1;
+                        h208 = 1;
                     end
-                    h104 = 1'h0;
-                    h104 = 0;
+                    h209 = 1'h0;
+                    h209 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h104 = 1;
+                        h209 = 1;
                     end
-                    if ((h102 == w_vmcs_58[32-1:0])) begin
-                        h101 = h103;
+                    if ((h207 == w_vmcs_58[32-1:0])) begin
+                        h206 = h208;
                     end
                     else begin
-                        h101 = h104;
+                        h206 = h209;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h101 != 0)))) begin
+                    h210 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h210 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h210 = e_dlv_type;
+                    end
+                    h211 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h211 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h211 = e_dlv_vector;
+                    end
+                    h212 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h212 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h212 = e_dlv_vector;
+                    end
+                    h213 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h213 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h213 = e_dlv_vector;
+                    end
+                    h214 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h214 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h214 = e_dlv_vector;
+                    end
+                    h215 = 1'h0;
+                    h216 = 32'h0;
+                    h216 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h217 = 1'h0;
+                    h217 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h217 = 1;
+                    end
+                    h218 = 1'h0;
+                    h218 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h218 = 1;
+                    end
+                    if ((h216 == w_vmcs_58[32-1:0])) begin
+                        h215 = h217;
+                    end
+                    else begin
+                        h215 = h218;
+                    end
+                    h219 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h219 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h219 = e_dlv_type;
+                    end
+                    h220 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h220 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h220 = e_dlv_vector;
+                    end
+                    h221 = 1'h0;
+                    h222 = 32'h0;
+                    h222 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h223 = 1'h0;
+                    h223 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h223 = 1;
+                    end
+                    h224 = 1'h0;
+                    h224 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h224 = 1;
+                    end
+                    if ((h222 == w_vmcs_58[32-1:0])) begin
+                        h221 = h223;
+                    end
+                    else begin
+                        h221 = h224;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h206 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h210 == 3)) && ((((h211 == 0) || ((h212 >= 10) && (h213 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h214 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h215 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h219 == 3)) && (h220 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h221 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_guest_linear;
+                        u_wdata <= rec_qualification;
                         pend <= 1'b1;
                     end
                     else begin
@@ -1741,33 +2664,120 @@ always @(posedge clk) begin: fsm
             end
             5'b10001: begin
                 if ((!pend)) begin
-                    h105 = 1'h0;
-                    h106 = 32'h0;
-                    h106 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h107 = 1'h0;
-                    h107 = 0;
+                    h225 = 1'h0;
+                    h226 = 32'h0;
+                    h226 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h227 = 1'h0;
+                    h227 = 0;
                     if (w_vmcs_48[14]) begin
-                        h107 = 1;
+                        h227 = 1;
                     end
-                    h108 = 1'h0;
-                    h108 = 0;
+                    h228 = 1'h0;
+                    h228 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h108 = 1;
+                        h228 = 1;
                     end
-                    if ((h106 == w_vmcs_58[32-1:0])) begin
-                        h105 = h107;
+                    if ((h226 == w_vmcs_58[32-1:0])) begin
+                        h225 = h227;
                     end
                     else begin
-                        h105 = h108;
+                        h225 = h228;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h105 != 0)))) begin
+                    h229 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h229 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h229 = e_dlv_type;
+                    end
+                    h230 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h230 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h230 = e_dlv_vector;
+                    end
+                    h231 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h231 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h231 = e_dlv_vector;
+                    end
+                    h232 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h232 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h232 = e_dlv_vector;
+                    end
+                    h233 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h233 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h233 = e_dlv_vector;
+                    end
+                    h234 = 1'h0;
+                    h235 = 32'h0;
+                    h235 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h236 = 1'h0;
+                    h236 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h236 = 1;
+                    end
+                    h237 = 1'h0;
+                    h237 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h237 = 1;
+                    end
+                    if ((h235 == w_vmcs_58[32-1:0])) begin
+                        h234 = h236;
+                    end
+                    else begin
+                        h234 = h237;
+                    end
+                    h238 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h238 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h238 = e_dlv_type;
+                    end
+                    h239 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h239 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h239 = e_dlv_vector;
+                    end
+                    h240 = 1'h0;
+                    h241 = 32'h0;
+                    h241 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h242 = 1'h0;
+                    h242 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h242 = 1;
+                    end
+                    h243 = 1'h0;
+                    h243 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h243 = 1;
+                    end
+                    if ((h241 == w_vmcs_58[32-1:0])) begin
+                        h240 = h242;
+                    end
+                    else begin
+                        h240 = h243;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h225 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h229 == 3)) && ((((h230 == 0) || ((h231 >= 10) && (h232 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h233 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h234 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h238 == 3)) && (h239 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h240 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 264);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_guest_physical;
+                        u_wdata <= rec_guest_linear;
                         pend <= 1'b1;
                     end
                     else begin
@@ -1787,33 +2797,120 @@ always @(posedge clk) begin: fsm
             end
             5'b10010: begin
                 if ((!pend)) begin
-                    h109 = 1'h0;
-                    h110 = 32'h0;
-                    h110 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h111 = 1'h0;
-                    h111 = 0;
+                    h244 = 1'h0;
+                    h245 = 32'h0;
+                    h245 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h246 = 1'h0;
+                    h246 = 0;
                     if (w_vmcs_48[14]) begin
-                        h111 = 1;
+                        h246 = 1;
                     end
-                    h112 = 1'h0;
-                    h112 = 0;
+                    h247 = 1'h0;
+                    h247 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h112 = 1;
+                        h247 = 1;
                     end
-                    if ((h110 == w_vmcs_58[32-1:0])) begin
-                        h109 = h111;
+                    if ((h245 == w_vmcs_58[32-1:0])) begin
+                        h244 = h246;
                     end
                     else begin
-                        h109 = h112;
+                        h244 = h247;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h109 != 0)))) begin
+                    h248 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h248 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h248 = e_dlv_type;
+                    end
+                    h249 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h249 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h249 = e_dlv_vector;
+                    end
+                    h250 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h250 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h250 = e_dlv_vector;
+                    end
+                    h251 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h251 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h251 = e_dlv_vector;
+                    end
+                    h252 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h252 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h252 = e_dlv_vector;
+                    end
+                    h253 = 1'h0;
+                    h254 = 32'h0;
+                    h254 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h255 = 1'h0;
+                    h255 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h255 = 1;
+                    end
+                    h256 = 1'h0;
+                    h256 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h256 = 1;
+                    end
+                    if ((h254 == w_vmcs_58[32-1:0])) begin
+                        h253 = h255;
+                    end
+                    else begin
+                        h253 = h256;
+                    end
+                    h257 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h257 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h257 = e_dlv_type;
+                    end
+                    h258 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h258 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h258 = e_dlv_vector;
+                    end
+                    h259 = 1'h0;
+                    h260 = 32'h0;
+                    h260 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h261 = 1'h0;
+                    h261 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h261 = 1;
+                    end
+                    h262 = 1'h0;
+                    h262 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h262 = 1;
+                    end
+                    if ((h260 == w_vmcs_58[32-1:0])) begin
+                        h259 = h261;
+                    end
+                    else begin
+                        h259 = h262;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h244 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h248 == 3)) && ((((h249 == 0) || ((h250 >= 10) && (h251 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h252 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h253 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h257 == 3)) && (h258 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h259 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 264);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_exit_intr_info};
+                        u_wdata <= rec_guest_physical;
                         pend <= 1'b1;
                     end
                     else begin
@@ -1833,33 +2930,120 @@ always @(posedge clk) begin: fsm
             end
             5'b10011: begin
                 if ((!pend)) begin
-                    h113 = 1'h0;
-                    h114 = 32'h0;
-                    h114 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h115 = 1'h0;
-                    h115 = 0;
+                    h263 = 1'h0;
+                    h264 = 32'h0;
+                    h264 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h265 = 1'h0;
+                    h265 = 0;
                     if (w_vmcs_48[14]) begin
-                        h115 = 1;
+                        h265 = 1;
                     end
-                    h116 = 1'h0;
-                    h116 = 0;
+                    h266 = 1'h0;
+                    h266 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h116 = 1;
+                        h266 = 1;
                     end
-                    if ((h114 == w_vmcs_58[32-1:0])) begin
-                        h113 = h115;
+                    if ((h264 == w_vmcs_58[32-1:0])) begin
+                        h263 = h265;
                     end
                     else begin
-                        h113 = h116;
+                        h263 = h266;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h113 != 0)))) begin
+                    h267 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h267 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h267 = e_dlv_type;
+                    end
+                    h268 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h268 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h268 = e_dlv_vector;
+                    end
+                    h269 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h269 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h269 = e_dlv_vector;
+                    end
+                    h270 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h270 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h270 = e_dlv_vector;
+                    end
+                    h271 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h271 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h271 = e_dlv_vector;
+                    end
+                    h272 = 1'h0;
+                    h273 = 32'h0;
+                    h273 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h274 = 1'h0;
+                    h274 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h274 = 1;
+                    end
+                    h275 = 1'h0;
+                    h275 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h275 = 1;
+                    end
+                    if ((h273 == w_vmcs_58[32-1:0])) begin
+                        h272 = h274;
+                    end
+                    else begin
+                        h272 = h275;
+                    end
+                    h276 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h276 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h276 = e_dlv_type;
+                    end
+                    h277 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h277 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h277 = e_dlv_vector;
+                    end
+                    h278 = 1'h0;
+                    h279 = 32'h0;
+                    h279 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h280 = 1'h0;
+                    h280 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h280 = 1;
+                    end
+                    h281 = 1'h0;
+                    h281 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h281 = 1;
+                    end
+                    if ((h279 == w_vmcs_58[32-1:0])) begin
+                        h278 = h280;
+                    end
+                    else begin
+                        h278 = h281;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h263 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h267 == 3)) && ((((h268 == 0) || ((h269 >= 10) && (h270 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h271 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h272 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h276 == 3)) && (h277 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h278 != 0)))))))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_exit_intr_error};
+                        u_wdata <= {32'h0, rec_exit_intr_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1877,6 +3061,139 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            5'b10100: begin
+                if ((!pend)) begin
+                    h282 = 1'h0;
+                    h283 = 32'h0;
+                    h283 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h284 = 1'h0;
+                    h284 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h284 = 1;
+                    end
+                    h285 = 1'h0;
+                    h285 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h285 = 1;
+                    end
+                    if ((h283 == w_vmcs_58[32-1:0])) begin
+                        h282 = h284;
+                    end
+                    else begin
+                        h282 = h285;
+                    end
+                    h286 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h286 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h286 = e_dlv_type;
+                    end
+                    h287 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h287 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h287 = e_dlv_vector;
+                    end
+                    h288 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h288 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h288 = e_dlv_vector;
+                    end
+                    h289 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h289 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h289 = e_dlv_vector;
+                    end
+                    h290 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h290 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h290 = e_dlv_vector;
+                    end
+                    h291 = 1'h0;
+                    h292 = 32'h0;
+                    h292 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h293 = 1'h0;
+                    h293 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h293 = 1;
+                    end
+                    h294 = 1'h0;
+                    h294 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h294 = 1;
+                    end
+                    if ((h292 == w_vmcs_58[32-1:0])) begin
+                        h291 = h293;
+                    end
+                    else begin
+                        h291 = h294;
+                    end
+                    h295 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h295 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h295 = e_dlv_type;
+                    end
+                    h296 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h296 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h296 = e_dlv_vector;
+                    end
+                    h297 = 1'h0;
+                    h298 = 32'h0;
+                    h298 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h299 = 1'h0;
+                    h299 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h299 = 1;
+                    end
+                    h300 = 1'h0;
+                    h300 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h300 = 1;
+                    end
+                    if ((h298 == w_vmcs_58[32-1:0])) begin
+                        h297 = h299;
+                    end
+                    else begin
+                        h297 = h300;
+                    end
+                    if ((((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h282 != 0))) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h286 == 3)) && ((((h287 == 0) || ((h288 >= 10) && (h289 <= 13))) && ((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13])))) || ((h290 == 14) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h291 != 0)))))))) && w_vmcs_48[8])) || (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h295 == 3)) && (h296 == 8)) && (((wk_t_non_canonical != 0) && (!((wk_t_non_canonical != 0) && w_vmcs_48[13]))) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (!(((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h297 != 0)))))))) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= {32'h0, rec_exit_intr_error};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10101;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10101;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_reason <= rec_reason;
@@ -1888,6 +3205,7 @@ always @(posedge clk) begin: fsm
                 o_r_guest_physical <= rec_guest_physical;
                 o_r_exit_intr_info <= rec_exit_intr_info;
                 o_r_exit_intr_error <= rec_exit_intr_error;
+                o_r_entry_intr_info <= rec_entry_intr_info;
                 o_r_vector <= rec_vector;
                 o_r_error_code <= rec_error_code;
                 o_r_cr2 <= rec_cr2;
@@ -5819,4 +7137,4 @@ assign nested_t0_hb_EPTP = wn_t_r_EPTP;
 assign nested_t0_hb_PROC3 = wn_t_r_PROC3;
 
 endmodule
-// virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 2503d77a445b077f1069bdeb4f156d5dc7add27c35cfa3e03b327ddc145da3dc
+// virtspec conversion d4b85624a7d388584ba0fb45 of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 ae1a0402e22281ef8875b4049fbf054e81e1b9bd268b6e54df406008fdaabc84

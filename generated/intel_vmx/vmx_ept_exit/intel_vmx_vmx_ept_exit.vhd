@@ -55,6 +55,7 @@ entity intel_vmx_vmx_ept_exit is
         o_r_guest_physical: out unsigned(63 downto 0);
         o_r_exit_intr_info: out unsigned(31 downto 0);
         o_r_exit_intr_error: out unsigned(31 downto 0);
+        o_r_entry_intr_info: out unsigned(31 downto 0);
         o_r_vector: out unsigned(7 downto 0);
         o_r_error_code: out unsigned(31 downto 0);
         o_r_cr2: out unsigned(63 downto 0)
@@ -84,6 +85,7 @@ type t_enum_S_1 is (
 	ST6,
 	ST7,
 	ST8,
+	ST9,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -193,6 +195,7 @@ signal wn_t_r_RFLAGS: unsigned(63 downto 0);
 signal wn_t_r_VPID: unsigned(15 downto 0);
 signal wn_t_start: std_logic;
 signal rec_cr2: unsigned(63 downto 0);
+signal rec_entry_intr_info: unsigned(31 downto 0);
 signal rec_error_code: unsigned(31 downto 0);
 signal rec_exit_intr_error: unsigned(31 downto 0);
 signal rec_exit_intr_info: unsigned(31 downto 0);
@@ -324,10 +327,34 @@ nested_t0_walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(71 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(31 downto 0);
-    variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(0 downto 0);
+    variable h81: unsigned(0 downto 0);
+    variable h82: unsigned(31 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h86: unsigned(2 downto 0);
+    variable h87: unsigned(7 downto 0);
+    variable h88: unsigned(7 downto 0);
+    variable h89: unsigned(7 downto 0);
+    variable h90: unsigned(7 downto 0);
+    variable h91: unsigned(0 downto 0);
+    variable h92: unsigned(31 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(0 downto 0);
+    variable h96: unsigned(2 downto 0);
+    variable h97: unsigned(7 downto 0);
+    variable h98: unsigned(0 downto 0);
+    variable h99: unsigned(31 downto 0);
+    variable h100: unsigned(0 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(2 downto 0);
+    variable h103: unsigned(7 downto 0);
+    variable h104: unsigned(7 downto 0);
+    variable h105: unsigned(7 downto 0);
+    variable h106: unsigned(7 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(31 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(0 downto 0);
     variable h0: unsigned(31 downto 0);
     variable h1: unsigned(7 downto 0);
     variable h2: unsigned(31 downto 0);
@@ -347,105 +374,266 @@ fsm: process (clk) is
     variable h16: unsigned(63 downto 0);
     variable h17: unsigned(0 downto 0);
     variable h18: unsigned(63 downto 0);
-    variable h19: unsigned(31 downto 0);
-    variable h20: unsigned(7 downto 0);
-    variable h21: unsigned(31 downto 0);
-    variable h22: unsigned(2 downto 0);
-    variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(0 downto 0);
+    variable h19: unsigned(63 downto 0);
+    variable h20: unsigned(31 downto 0);
+    variable h21: unsigned(7 downto 0);
+    variable h22: unsigned(31 downto 0);
+    variable h23: unsigned(2 downto 0);
+    variable h24: unsigned(31 downto 0);
     variable h25: unsigned(0 downto 0);
-    variable h26: unsigned(31 downto 0);
+    variable h26: unsigned(0 downto 0);
     variable h27: unsigned(31 downto 0);
-    variable h28: unsigned(0 downto 0);
+    variable h28: unsigned(31 downto 0);
     variable h29: unsigned(0 downto 0);
-    variable h30: unsigned(31 downto 0);
+    variable h30: unsigned(0 downto 0);
     variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(2 downto 0);
+    variable h32: unsigned(31 downto 0);
     variable h33: unsigned(2 downto 0);
-    variable h34: unsigned(31 downto 0);
+    variable h34: unsigned(2 downto 0);
     variable h35: unsigned(31 downto 0);
-    variable h36: unsigned(7 downto 0);
+    variable h36: unsigned(63 downto 0);
     variable h37: unsigned(31 downto 0);
-    variable h38: unsigned(2 downto 0);
+    variable h38: unsigned(7 downto 0);
     variable h39: unsigned(31 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(0 downto 0);
-    variable h42: unsigned(31 downto 0);
-    variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(0 downto 0);
-    variable h45: unsigned(0 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(31 downto 0);
-    variable h48: unsigned(2 downto 0);
-    variable h49: unsigned(2 downto 0);
-    variable h50: unsigned(31 downto 0);
-    variable h51: unsigned(0 downto 0);
+    variable h40: unsigned(2 downto 0);
+    variable h41: unsigned(31 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(0 downto 0);
+    variable h44: unsigned(31 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(31 downto 0);
+    variable h49: unsigned(31 downto 0);
+    variable h50: unsigned(2 downto 0);
+    variable h51: unsigned(2 downto 0);
     variable h52: unsigned(31 downto 0);
-    variable h53: unsigned(31 downto 0);
+    variable h53: unsigned(0 downto 0);
     variable h54: unsigned(31 downto 0);
     variable h55: unsigned(31 downto 0);
     variable h56: unsigned(31 downto 0);
-    variable h57: unsigned(7 downto 0);
-    variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(2 downto 0);
-    variable h60: unsigned(31 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(0 downto 0);
+    variable h57: unsigned(31 downto 0);
+    variable h58: unsigned(63 downto 0);
+    variable h59: unsigned(31 downto 0);
+    variable h60: unsigned(7 downto 0);
+    variable h61: unsigned(31 downto 0);
+    variable h62: unsigned(2 downto 0);
     variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(31 downto 0);
+    variable h64: unsigned(0 downto 0);
     variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(0 downto 0);
+    variable h66: unsigned(31 downto 0);
     variable h67: unsigned(31 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(2 downto 0);
-    variable h70: unsigned(2 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(0 downto 0);
+    variable h70: unsigned(31 downto 0);
     variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(31 downto 0);
+    variable h72: unsigned(2 downto 0);
+    variable h73: unsigned(2 downto 0);
     variable h74: unsigned(31 downto 0);
-    variable h75: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
     variable h76: unsigned(31 downto 0);
-    variable h81: unsigned(0 downto 0);
-    variable h82: unsigned(31 downto 0);
-    variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(31 downto 0);
-    variable h87: unsigned(0 downto 0);
-    variable h88: unsigned(0 downto 0);
-    variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(31 downto 0);
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(31 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(0 downto 0);
-    variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(31 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(0 downto 0);
-    variable h106: unsigned(31 downto 0);
-    variable h107: unsigned(0 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(31 downto 0);
+    variable h77: unsigned(31 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(31 downto 0);
+    variable h80: unsigned(63 downto 0);
+    variable h85: unsigned(63 downto 0);
+    variable h95: unsigned(63 downto 0);
     variable h111: unsigned(0 downto 0);
-    variable h112: unsigned(0 downto 0);
+    variable h112: unsigned(31 downto 0);
     variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(2 downto 0);
+    variable h116: unsigned(7 downto 0);
+    variable h117: unsigned(7 downto 0);
+    variable h118: unsigned(7 downto 0);
+    variable h119: unsigned(7 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(31 downto 0);
+    variable h122: unsigned(0 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(2 downto 0);
+    variable h125: unsigned(7 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(31 downto 0);
+    variable h128: unsigned(0 downto 0);
+    variable h129: unsigned(0 downto 0);
+    variable h130: unsigned(0 downto 0);
+    variable h131: unsigned(31 downto 0);
+    variable h132: unsigned(0 downto 0);
+    variable h133: unsigned(0 downto 0);
+    variable h134: unsigned(2 downto 0);
+    variable h135: unsigned(7 downto 0);
+    variable h136: unsigned(7 downto 0);
+    variable h137: unsigned(7 downto 0);
+    variable h138: unsigned(7 downto 0);
+    variable h139: unsigned(0 downto 0);
+    variable h140: unsigned(31 downto 0);
+    variable h141: unsigned(0 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(2 downto 0);
+    variable h144: unsigned(7 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(31 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(0 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(31 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(0 downto 0);
+    variable h153: unsigned(2 downto 0);
+    variable h154: unsigned(7 downto 0);
+    variable h155: unsigned(7 downto 0);
+    variable h156: unsigned(7 downto 0);
+    variable h157: unsigned(7 downto 0);
+    variable h158: unsigned(0 downto 0);
+    variable h159: unsigned(31 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(0 downto 0);
+    variable h162: unsigned(2 downto 0);
+    variable h163: unsigned(7 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(31 downto 0);
+    variable h166: unsigned(0 downto 0);
+    variable h167: unsigned(0 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(31 downto 0);
+    variable h170: unsigned(0 downto 0);
+    variable h171: unsigned(0 downto 0);
+    variable h172: unsigned(2 downto 0);
+    variable h173: unsigned(7 downto 0);
+    variable h174: unsigned(7 downto 0);
+    variable h175: unsigned(7 downto 0);
+    variable h176: unsigned(7 downto 0);
+    variable h177: unsigned(0 downto 0);
+    variable h178: unsigned(31 downto 0);
+    variable h179: unsigned(0 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h181: unsigned(2 downto 0);
+    variable h182: unsigned(7 downto 0);
+    variable h183: unsigned(0 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(0 downto 0);
+    variable h186: unsigned(0 downto 0);
+    variable h187: unsigned(0 downto 0);
+    variable h188: unsigned(31 downto 0);
+    variable h189: unsigned(0 downto 0);
+    variable h190: unsigned(0 downto 0);
+    variable h191: unsigned(2 downto 0);
+    variable h192: unsigned(7 downto 0);
+    variable h193: unsigned(7 downto 0);
+    variable h194: unsigned(7 downto 0);
+    variable h195: unsigned(7 downto 0);
+    variable h196: unsigned(0 downto 0);
+    variable h197: unsigned(31 downto 0);
+    variable h198: unsigned(0 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(2 downto 0);
+    variable h201: unsigned(7 downto 0);
+    variable h202: unsigned(0 downto 0);
+    variable h203: unsigned(31 downto 0);
+    variable h204: unsigned(0 downto 0);
+    variable h205: unsigned(0 downto 0);
+    variable h206: unsigned(0 downto 0);
+    variable h207: unsigned(31 downto 0);
+    variable h208: unsigned(0 downto 0);
+    variable h209: unsigned(0 downto 0);
+    variable h210: unsigned(2 downto 0);
+    variable h211: unsigned(7 downto 0);
+    variable h212: unsigned(7 downto 0);
+    variable h213: unsigned(7 downto 0);
+    variable h214: unsigned(7 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(31 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(2 downto 0);
+    variable h220: unsigned(7 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h222: unsigned(31 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(0 downto 0);
+    variable h225: unsigned(0 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(2 downto 0);
+    variable h230: unsigned(7 downto 0);
+    variable h231: unsigned(7 downto 0);
+    variable h232: unsigned(7 downto 0);
+    variable h233: unsigned(7 downto 0);
+    variable h234: unsigned(0 downto 0);
+    variable h235: unsigned(31 downto 0);
+    variable h236: unsigned(0 downto 0);
+    variable h237: unsigned(0 downto 0);
+    variable h238: unsigned(2 downto 0);
+    variable h239: unsigned(7 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(31 downto 0);
+    variable h242: unsigned(0 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(31 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(0 downto 0);
+    variable h248: unsigned(2 downto 0);
+    variable h249: unsigned(7 downto 0);
+    variable h250: unsigned(7 downto 0);
+    variable h251: unsigned(7 downto 0);
+    variable h252: unsigned(7 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(31 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(2 downto 0);
+    variable h258: unsigned(7 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h260: unsigned(31 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(31 downto 0);
+    variable h265: unsigned(0 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(2 downto 0);
+    variable h268: unsigned(7 downto 0);
+    variable h269: unsigned(7 downto 0);
+    variable h270: unsigned(7 downto 0);
+    variable h271: unsigned(7 downto 0);
+    variable h272: unsigned(0 downto 0);
+    variable h273: unsigned(31 downto 0);
+    variable h274: unsigned(0 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h276: unsigned(2 downto 0);
+    variable h277: unsigned(7 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h279: unsigned(31 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(0 downto 0);
+    variable h282: unsigned(0 downto 0);
+    variable h283: unsigned(31 downto 0);
+    variable h284: unsigned(0 downto 0);
+    variable h285: unsigned(0 downto 0);
+    variable h286: unsigned(2 downto 0);
+    variable h287: unsigned(7 downto 0);
+    variable h288: unsigned(7 downto 0);
+    variable h289: unsigned(7 downto 0);
+    variable h290: unsigned(7 downto 0);
+    variable h291: unsigned(0 downto 0);
+    variable h292: unsigned(31 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(2 downto 0);
+    variable h296: unsigned(7 downto 0);
+    variable h297: unsigned(0 downto 0);
+    variable h298: unsigned(31 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
             o_r_cr2 <= to_unsigned(0, 64);
+            o_r_entry_intr_info <= to_unsigned(0, 32);
             o_r_error_code <= to_unsigned(0, 32);
             o_r_exit_intr_error <= to_unsigned(0, 32);
             o_r_exit_intr_info <= to_unsigned(0, 32);
@@ -460,6 +648,7 @@ begin
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_cr2 <= to_unsigned(0, 64);
+            rec_entry_intr_info <= to_unsigned(0, 32);
             rec_error_code <= to_unsigned(0, 32);
             rec_exit_intr_error <= to_unsigned(0, 32);
             rec_exit_intr_info <= to_unsigned(0, 32);
@@ -875,23 +1064,149 @@ begin
                         st <= DECIDE;
                     end if;
                 when DECIDE =>
-                    h77 := to_unsigned(0, 1);
-                    h78 := unsigned'("00000000000000000000000000000000");
-                    h78 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                    h79 := to_unsigned(0, 1);
-                    h79 := to_unsigned(0, 1);
+                    h81 := to_unsigned(0, 1);
+                    h82 := unsigned'("00000000000000000000000000000000");
+                    h82 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                    h83 := to_unsigned(0, 1);
+                    h83 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h79 := to_unsigned(1, 1);
+                        h83 := to_unsigned(1, 1);
                     end if;
-                    h80 := to_unsigned(0, 1);
-                    h80 := to_unsigned(0, 1);
+                    h84 := to_unsigned(0, 1);
+                    h84 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h80 := to_unsigned(1, 1);
+                        h84 := to_unsigned(1, 1);
                     end if;
-                    if (h78 = w_vmcs_58(32-1 downto 0)) then
-                        h77 := h79;
+                    if (h82 = w_vmcs_58(32-1 downto 0)) then
+                        h81 := h83;
                     else
-                        h77 := h80;
+                        h81 := h84;
+                    end if;
+                    h86 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h86 := w_vmcs_68(11-1 downto 8);
+                    else
+                        h86 := e_dlv_type;
+                    end if;
+                    h87 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h87 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h87 := e_dlv_vector;
+                    end if;
+                    h88 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h88 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h88 := e_dlv_vector;
+                    end if;
+                    h89 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h89 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h89 := e_dlv_vector;
+                    end if;
+                    h90 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h90 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h90 := e_dlv_vector;
+                    end if;
+                    h91 := to_unsigned(0, 1);
+                    h92 := unsigned'("00000000000000000000000000000000");
+                    h92 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                    h93 := to_unsigned(0, 1);
+                    h93 := to_unsigned(0, 1);
+                    if bool(w_vmcs_48(14)) then
+                        h93 := to_unsigned(1, 1);
+                    end if;
+                    h94 := to_unsigned(0, 1);
+                    h94 := to_unsigned(0, 1);
+                    if (not bool(w_vmcs_48(14))) then
+                        h94 := to_unsigned(1, 1);
+                    end if;
+                    if (h92 = w_vmcs_58(32-1 downto 0)) then
+                        h91 := h93;
+                    else
+                        h91 := h94;
+                    end if;
+                    h96 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h96 := w_vmcs_68(11-1 downto 8);
+                    else
+                        h96 := e_dlv_type;
+                    end if;
+                    h97 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h97 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h97 := e_dlv_vector;
+                    end if;
+                    h98 := to_unsigned(0, 1);
+                    h99 := unsigned'("00000000000000000000000000000000");
+                    h99 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                    h100 := to_unsigned(0, 1);
+                    h100 := to_unsigned(0, 1);
+                    if bool(w_vmcs_48(14)) then
+                        h100 := to_unsigned(1, 1);
+                    end if;
+                    h101 := to_unsigned(0, 1);
+                    h101 := to_unsigned(0, 1);
+                    if (not bool(w_vmcs_48(14))) then
+                        h101 := to_unsigned(1, 1);
+                    end if;
+                    if (h99 = w_vmcs_58(32-1 downto 0)) then
+                        h98 := h100;
+                    else
+                        h98 := h101;
+                    end if;
+                    h102 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h102 := w_vmcs_68(11-1 downto 8);
+                    else
+                        h102 := e_dlv_type;
+                    end if;
+                    h103 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h103 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h103 := e_dlv_vector;
+                    end if;
+                    h104 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h104 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h104 := e_dlv_vector;
+                    end if;
+                    h105 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h105 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h105 := e_dlv_vector;
+                    end if;
+                    h106 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h106 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h106 := e_dlv_vector;
+                    end if;
+                    h107 := to_unsigned(0, 1);
+                    h108 := unsigned'("00000000000000000000000000000000");
+                    h108 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                    h109 := to_unsigned(0, 1);
+                    h109 := to_unsigned(0, 1);
+                    if bool(w_vmcs_48(14)) then
+                        h109 := to_unsigned(1, 1);
+                    end if;
+                    h110 := to_unsigned(0, 1);
+                    h110 := to_unsigned(0, 1);
+                    if (not bool(w_vmcs_48(14))) then
+                        h110 := to_unsigned(1, 1);
+                    end if;
+                    if (h108 = w_vmcs_58(32-1 downto 0)) then
+                        h107 := h109;
+                    else
+                        h107 := h110;
                     end if;
                     if ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) then
                         status <= to_unsigned(1, 8);
@@ -999,6 +1314,9 @@ begin
                         rec_guest_physical <= wk_t_guest_physical_address;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h19 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h19 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h19(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1006,96 +1324,99 @@ begin
                     elsif ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49)) then
                         status <= to_unsigned(2, 8);
                         rec_reason <= to_unsigned(49, 16);
-                        h19 := unsigned'("00000000000000000000000000000000");
-                        h20 := to_unsigned(0, 8);
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h21 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h20 := w_vmcs_68(8-1 downto 0);
+                            h21 := w_vmcs_68(8-1 downto 0);
                         else
-                            h20 := e_dlv_vector;
+                            h21 := e_dlv_vector;
                         end if;
-                        h21 := unsigned'("00000000000000000000000000000000");
-                        h21 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h20));
-                        h22 := to_unsigned(0, 3);
+                        h22 := unsigned'("00000000000000000000000000000000");
+                        h22 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h21));
+                        h23 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h22 := w_vmcs_68(11-1 downto 8);
+                            h23 := w_vmcs_68(11-1 downto 8);
                         else
-                            h22 := e_dlv_type;
+                            h23 := e_dlv_type;
                         end if;
-                        h23 := unsigned'("00000000000000000000000000000000");
-                        h23 := (h21 or unsigned'(to_unsigned(0, 21) & h22 & to_unsigned(0, 8)));
-                        h24 := to_unsigned(0, 1);
+                        h24 := unsigned'("00000000000000000000000000000000");
+                        h24 := (h22 or unsigned'(to_unsigned(0, 21) & h23 & to_unsigned(0, 8)));
                         h25 := to_unsigned(0, 1);
-                        h25 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h25 := to_unsigned(1, 1);
+                            h26 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h24 := h25;
+                            h25 := h26;
                         else
-                            h24 := e_dlv_ev;
+                            h25 := e_dlv_ev;
                         end if;
-                        h26 := unsigned'("00000000000000000000000000000000");
-                        h26 := (h23 or unsigned'(to_unsigned(0, 20) & h24 & to_unsigned(0, 11)));
-                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h19 := h26;
-                        else
-                            h19 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_info <= h19;
                         h27 := unsigned'("00000000000000000000000000000000");
-                        h28 := to_unsigned(0, 1);
+                        h27 := (h24 or unsigned'(to_unsigned(0, 20) & h25 & to_unsigned(0, 11)));
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
+                            h20 := h27;
+                        else
+                            h20 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h20;
+                        h28 := unsigned'("00000000000000000000000000000000");
                         h29 := to_unsigned(0, 1);
-                        h29 := to_unsigned(0, 1);
+                        h30 := to_unsigned(0, 1);
+                        h30 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h29 := to_unsigned(1, 1);
+                            h30 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h28 := h29;
+                            h29 := h30;
                         else
-                            h28 := e_dlv_ev;
+                            h29 := e_dlv_ev;
                         end if;
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h30 := w_vmcs_70(32-1 downto 0);
-                        else
-                            h30 := e_dlv_error_code;
-                        end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h28 /= 0)) then
-                            h27 := h30;
-                        else
-                            h27 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h27;
                         h31 := unsigned'("00000000000000000000000000000000");
-                        h32 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h32 := w_vmcs_68(11-1 downto 8);
+                            h31 := w_vmcs_70(32-1 downto 0);
                         else
-                            h32 := e_dlv_type;
+                            h31 := e_dlv_error_code;
                         end if;
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h29 /= 0)) then
+                            h28 := h31;
+                        else
+                            h28 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h28;
+                        h32 := unsigned'("00000000000000000000000000000000");
                         h33 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
                             h33 := w_vmcs_68(11-1 downto 8);
                         else
                             h33 := e_dlv_type;
                         end if;
-                        h34 := unsigned'("00000000000000000000000000000000");
+                        h34 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h34 := w_vmcs_78(32-1 downto 0);
+                            h34 := w_vmcs_68(11-1 downto 8);
                         else
-                            h34 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h34 := e_dlv_type;
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h32 >= 4)) and (h33 <= 6)) then
-                            h31 := h34;
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h35 := w_vmcs_78(32-1 downto 0);
                         else
-                            h31 := to_unsigned(0, 32);
+                            h35 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        rec_instr_len <= h31(4-1 downto 0);
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h33 >= 4)) and (h34 <= 6)) then
+                            h32 := h35;
+                        else
+                            h32 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h32(4-1 downto 0);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= wk_t_guest_physical_address;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h36 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h36(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1103,224 +1424,230 @@ begin
                     elsif ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))) then
                         status <= to_unsigned(3, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h35 := unsigned'("00000000000000000000000000000000");
-                        h36 := to_unsigned(0, 8);
-                        if (e_injected /= 0) then
-                            h36 := w_vmcs_68(8-1 downto 0);
-                        else
-                            h36 := e_dlv_vector;
-                        end if;
                         h37 := unsigned'("00000000000000000000000000000000");
-                        h37 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h36));
-                        h38 := to_unsigned(0, 3);
+                        h38 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h38 := w_vmcs_68(11-1 downto 8);
+                            h38 := w_vmcs_68(8-1 downto 0);
                         else
-                            h38 := e_dlv_type;
+                            h38 := e_dlv_vector;
                         end if;
                         h39 := unsigned'("00000000000000000000000000000000");
-                        h39 := (h37 or unsigned'(to_unsigned(0, 21) & h38 & to_unsigned(0, 8)));
-                        h40 := to_unsigned(0, 1);
-                        h41 := to_unsigned(0, 1);
-                        h41 := to_unsigned(0, 1);
+                        h39 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h38));
+                        h40 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h40 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h40 := e_dlv_type;
+                        end if;
+                        h41 := unsigned'("00000000000000000000000000000000");
+                        h41 := (h39 or unsigned'(to_unsigned(0, 21) & h40 & to_unsigned(0, 8)));
+                        h42 := to_unsigned(0, 1);
+                        h43 := to_unsigned(0, 1);
+                        h43 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h41 := to_unsigned(1, 1);
+                            h43 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h40 := h41;
+                            h42 := h43;
                         else
-                            h40 := e_dlv_ev;
+                            h42 := e_dlv_ev;
                         end if;
-                        h42 := unsigned'("00000000000000000000000000000000");
-                        h42 := (h39 or unsigned'(to_unsigned(0, 20) & h40 & to_unsigned(0, 11)));
+                        h44 := unsigned'("00000000000000000000000000000000");
+                        h44 := (h41 or unsigned'(to_unsigned(0, 20) & h42 & to_unsigned(0, 11)));
                         if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h35 := h42;
+                            h37 := h44;
                         else
-                            h35 := to_unsigned(0, 32);
+                            h37 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_info <= h35;
-                        h43 := unsigned'("00000000000000000000000000000000");
-                        h44 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 1);
+                        rec_idt_vectoring_info <= h37;
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h46 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h45 := to_unsigned(1, 1);
+                            h47 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h44 := h45;
+                            h46 := h47;
                         else
-                            h44 := e_dlv_ev;
+                            h46 := e_dlv_ev;
                         end if;
-                        h46 := unsigned'("00000000000000000000000000000000");
+                        h48 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h46 := w_vmcs_70(32-1 downto 0);
+                            h48 := w_vmcs_70(32-1 downto 0);
                         else
-                            h46 := e_dlv_error_code;
+                            h48 := e_dlv_error_code;
                         end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h44 /= 0)) then
-                            h43 := h46;
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h46 /= 0)) then
+                            h45 := h48;
                         else
-                            h43 := to_unsigned(0, 32);
+                            h45 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_error <= h43;
-                        h47 := unsigned'("00000000000000000000000000000000");
-                        h48 := to_unsigned(0, 3);
+                        rec_idt_vectoring_error <= h45;
+                        h49 := unsigned'("00000000000000000000000000000000");
+                        h50 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h48 := w_vmcs_68(11-1 downto 8);
+                            h50 := w_vmcs_68(11-1 downto 8);
                         else
-                            h48 := e_dlv_type;
+                            h50 := e_dlv_type;
                         end if;
-                        h49 := to_unsigned(0, 3);
+                        h51 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h49 := w_vmcs_68(11-1 downto 8);
+                            h51 := w_vmcs_68(11-1 downto 8);
                         else
-                            h49 := e_dlv_type;
+                            h51 := e_dlv_type;
                         end if;
-                        h50 := unsigned'("00000000000000000000000000000000");
+                        h52 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h50 := w_vmcs_78(32-1 downto 0);
+                            h52 := w_vmcs_78(32-1 downto 0);
                         else
-                            h50 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h52 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h48 >= 4)) and (h49 <= 6)) then
-                            h47 := h50;
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h50 >= 4)) and (h51 <= 6)) then
+                            h49 := h52;
                         else
-                            h47 := to_unsigned(0, 32);
+                            h49 := to_unsigned(0, 32);
                         end if;
-                        rec_instr_len <= h47(4-1 downto 0);
+                        rec_instr_len <= h49(4-1 downto 0);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
-                        h51 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
                         if ((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))))) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h51 := to_unsigned(1, 1);
+                            h53 := to_unsigned(1, 1);
                         end if;
-                        h52 := unsigned'("00000000000000000000000000000000");
-                        h52 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h51 & to_unsigned(0, 12)));
-                        h53 := unsigned'("00000000000000000000000000000000");
-                        h53 := (h52 or to_unsigned(2048, 32));
                         h54 := unsigned'("00000000000000000000000000000000");
-                        h54 := (h53 or to_unsigned(768, 32));
+                        h54 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h53 & to_unsigned(0, 12)));
                         h55 := unsigned'("00000000000000000000000000000000");
-                        h55 := (h54 or to_unsigned(13, 32));
-                        rec_exit_intr_info <= h55;
+                        h55 := (h54 or to_unsigned(2048, 32));
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h56 := (h55 or to_unsigned(768, 32));
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        h57 := (h56 or to_unsigned(13, 32));
+                        rec_exit_intr_info <= h57;
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h58 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h58 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h58(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h77 /= 0)) then
+                    elsif (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h81 /= 0)) then
                         status <= to_unsigned(4, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h56 := unsigned'("00000000000000000000000000000000");
-                        h57 := to_unsigned(0, 8);
+                        h59 := unsigned'("00000000000000000000000000000000");
+                        h60 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h57 := w_vmcs_68(8-1 downto 0);
+                            h60 := w_vmcs_68(8-1 downto 0);
                         else
-                            h57 := e_dlv_vector;
+                            h60 := e_dlv_vector;
                         end if;
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h57));
-                        h59 := to_unsigned(0, 3);
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h60));
+                        h62 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h59 := w_vmcs_68(11-1 downto 8);
+                            h62 := w_vmcs_68(11-1 downto 8);
                         else
-                            h59 := e_dlv_type;
-                        end if;
-                        h60 := unsigned'("00000000000000000000000000000000");
-                        h60 := (h58 or unsigned'(to_unsigned(0, 21) & h59 & to_unsigned(0, 8)));
-                        h61 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h62 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h61 := h62;
-                        else
-                            h61 := e_dlv_ev;
+                            h62 := e_dlv_type;
                         end if;
                         h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := (h60 or unsigned'(to_unsigned(0, 20) & h61 & to_unsigned(0, 11)));
-                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h56 := h63;
-                        else
-                            h56 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_info <= h56;
-                        h64 := unsigned'("00000000000000000000000000000000");
+                        h63 := (h61 or unsigned'(to_unsigned(0, 21) & h62 & to_unsigned(0, 8)));
+                        h64 := to_unsigned(0, 1);
                         h65 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h66 := to_unsigned(1, 1);
+                            h65 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h65 := h66;
+                            h64 := h65;
                         else
-                            h65 := e_dlv_ev;
+                            h64 := e_dlv_ev;
                         end if;
+                        h66 := unsigned'("00000000000000000000000000000000");
+                        h66 := (h63 or unsigned'(to_unsigned(0, 20) & h64 & to_unsigned(0, 11)));
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
+                            h59 := h66;
+                        else
+                            h59 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h59;
                         h67 := unsigned'("00000000000000000000000000000000");
+                        h68 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h69 := to_unsigned(1, 1);
+                        end if;
                         if (e_injected /= 0) then
-                            h67 := w_vmcs_70(32-1 downto 0);
+                            h68 := h69;
                         else
-                            h67 := e_dlv_error_code;
+                            h68 := e_dlv_ev;
                         end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h65 /= 0)) then
-                            h64 := h67;
-                        else
-                            h64 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h64;
-                        h68 := unsigned'("00000000000000000000000000000000");
-                        h69 := to_unsigned(0, 3);
+                        h70 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h69 := w_vmcs_68(11-1 downto 8);
+                            h70 := w_vmcs_70(32-1 downto 0);
                         else
-                            h69 := e_dlv_type;
+                            h70 := e_dlv_error_code;
                         end if;
-                        h70 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h70 := w_vmcs_68(11-1 downto 8);
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h68 /= 0)) then
+                            h67 := h70;
                         else
-                            h70 := e_dlv_type;
+                            h67 := to_unsigned(0, 32);
                         end if;
+                        rec_idt_vectoring_error <= h67;
                         h71 := unsigned'("00000000000000000000000000000000");
+                        h72 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h71 := w_vmcs_78(32-1 downto 0);
+                            h72 := w_vmcs_68(11-1 downto 8);
                         else
-                            h71 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h72 := e_dlv_type;
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h69 >= 4)) and (h70 <= 6)) then
-                            h68 := h71;
+                        h73 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h73 := w_vmcs_68(11-1 downto 8);
                         else
-                            h68 := to_unsigned(0, 32);
+                            h73 := e_dlv_type;
                         end if;
-                        rec_instr_len <= h68(4-1 downto 0);
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h74 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h74 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h72 >= 4)) and (h73 <= 6)) then
+                            h71 := h74;
+                        else
+                            h71 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h71(4-1 downto 0);
                         rec_qualification <= wk_t_cr2;
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
                         if ((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))))) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h72 := to_unsigned(1, 1);
+                            h75 := to_unsigned(1, 1);
                         end if;
-                        h73 := unsigned'("00000000000000000000000000000000");
-                        h73 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h72 & to_unsigned(0, 12)));
-                        h74 := unsigned'("00000000000000000000000000000000");
-                        h74 := (h73 or to_unsigned(2048, 32));
-                        h75 := unsigned'("00000000000000000000000000000000");
-                        h75 := (h74 or to_unsigned(768, 32));
                         h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := (h75 or to_unsigned(14, 32));
-                        rec_exit_intr_info <= h76;
+                        h76 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h75 & to_unsigned(0, 12)));
+                        h77 := unsigned'("00000000000000000000000000000000");
+                        h77 := (h76 or to_unsigned(2048, 32));
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := (h77 or to_unsigned(768, 32));
+                        h79 := unsigned'("00000000000000000000000000000000");
+                        h79 := (h78 or to_unsigned(14, 32));
+                        rec_exit_intr_info <= h79;
                         rec_exit_intr_error <= wk_t_error_code;
+                        h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h80 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h80(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (wk_t_non_canonical /= 0) then
+                    elsif (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h86 = 3)) and ((((h87 = 0) or ((h88 >= 10) and (h89 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h90 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h91 /= 0)))))))) and bool(w_vmcs_48(8))) then
                         status <= to_unsigned(5, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -1329,14 +1656,35 @@ begin
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
-                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_info <= unsigned'("10000000000000000000101100001000");
                         rec_exit_intr_error <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(13, 8);
+                        h85 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h85 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h85(32-1 downto 0);
+                        rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) then
+                    elsif (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h96 = 3)) and (h97 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h98 /= 0)))))) then
                         status <= to_unsigned(6, 8);
+                        rec_reason <= to_unsigned(2, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        rec_guest_physical <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
+                        h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h95 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h95(32-1 downto 0);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h102 = 3)) and ((((h103 = 0) or ((h104 >= 10) and (h105 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h106 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h107 /= 0)))))))) then
+                        status <= to_unsigned(7, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
@@ -1346,6 +1694,39 @@ begin
                         rec_guest_physical <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(8, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_t_non_canonical /= 0) then
+                        status <= to_unsigned(8, 8);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        rec_guest_physical <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(13, 8);
+                        rec_error_code <= to_unsigned(0, 32);
+                        rec_cr2 <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) then
+                        status <= to_unsigned(9, 8);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        rec_guest_physical <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(14, 8);
                         rec_error_code <= wk_t_error_code;
                         rec_cr2 <= wk_t_cr2;
@@ -1361,6 +1742,7 @@ begin
                         rec_guest_physical <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1368,32 +1750,110 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h81 := to_unsigned(0, 1);
-                        h82 := unsigned'("00000000000000000000000000000000");
-                        h82 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h83 := to_unsigned(0, 1);
-                        h83 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 1);
+                        h112 := unsigned'("00000000000000000000000000000000");
+                        h112 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h83 := to_unsigned(1, 1);
+                            h113 := to_unsigned(1, 1);
                         end if;
-                        h84 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h84 := to_unsigned(1, 1);
+                            h114 := to_unsigned(1, 1);
                         end if;
-                        if (h82 = w_vmcs_58(32-1 downto 0)) then
-                            h81 := h83;
+                        if (h112 = w_vmcs_58(32-1 downto 0)) then
+                            h111 := h113;
                         else
-                            h81 := h84;
+                            h111 := h114;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h81 /= 0))) then
+                        h115 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h115 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h115 := e_dlv_type;
+                        end if;
+                        h116 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h116 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h116 := e_dlv_vector;
+                        end if;
+                        h117 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h117 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h117 := e_dlv_vector;
+                        end if;
+                        h118 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h118 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h118 := e_dlv_vector;
+                        end if;
+                        h119 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h119 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h119 := e_dlv_vector;
+                        end if;
+                        h120 := to_unsigned(0, 1);
+                        h121 := unsigned'("00000000000000000000000000000000");
+                        h121 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h122 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h122 := to_unsigned(1, 1);
+                        end if;
+                        h123 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h123 := to_unsigned(1, 1);
+                        end if;
+                        if (h121 = w_vmcs_58(32-1 downto 0)) then
+                            h120 := h122;
+                        else
+                            h120 := h123;
+                        end if;
+                        h124 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h124 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h124 := e_dlv_type;
+                        end if;
+                        h125 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h125 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h125 := e_dlv_vector;
+                        end if;
+                        h126 := to_unsigned(0, 1);
+                        h127 := unsigned'("00000000000000000000000000000000");
+                        h127 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h128 := to_unsigned(0, 1);
+                        h128 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h128 := to_unsigned(1, 1);
+                        end if;
+                        h129 := to_unsigned(0, 1);
+                        h129 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h129 := to_unsigned(1, 1);
+                        end if;
+                        if (h127 = w_vmcs_58(32-1 downto 0)) then
+                            h126 := h128;
+                        else
+                            h126 := h129;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h111 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h115 = 3)) and ((((h116 = 0) or ((h117 >= 10) and (h118 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h119 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h120 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h124 = 3)) and (h125 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h126 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 104);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_entry_intr_info);
                             pend <= '1';
                         else
                             st <= ST1;
@@ -1410,32 +1870,110 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h85 := to_unsigned(0, 1);
-                        h86 := unsigned'("00000000000000000000000000000000");
-                        h86 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h87 := to_unsigned(0, 1);
-                        h87 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
+                        h131 := unsigned'("00000000000000000000000000000000");
+                        h131 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h132 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h87 := to_unsigned(1, 1);
+                            h132 := to_unsigned(1, 1);
                         end if;
-                        h88 := to_unsigned(0, 1);
-                        h88 := to_unsigned(0, 1);
+                        h133 := to_unsigned(0, 1);
+                        h133 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h88 := to_unsigned(1, 1);
+                            h133 := to_unsigned(1, 1);
                         end if;
-                        if (h86 = w_vmcs_58(32-1 downto 0)) then
-                            h85 := h87;
+                        if (h131 = w_vmcs_58(32-1 downto 0)) then
+                            h130 := h132;
                         else
-                            h85 := h88;
+                            h130 := h133;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h85 /= 0))) then
+                        h134 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h134 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h134 := e_dlv_type;
+                        end if;
+                        h135 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h135 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h135 := e_dlv_vector;
+                        end if;
+                        h136 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h136 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h136 := e_dlv_vector;
+                        end if;
+                        h137 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h137 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h137 := e_dlv_vector;
+                        end if;
+                        h138 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h138 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h138 := e_dlv_vector;
+                        end if;
+                        h139 := to_unsigned(0, 1);
+                        h140 := unsigned'("00000000000000000000000000000000");
+                        h140 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h141 := to_unsigned(0, 1);
+                        h141 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h141 := to_unsigned(1, 1);
+                        end if;
+                        h142 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h142 := to_unsigned(1, 1);
+                        end if;
+                        if (h140 = w_vmcs_58(32-1 downto 0)) then
+                            h139 := h141;
+                        else
+                            h139 := h142;
+                        end if;
+                        h143 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h143 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h143 := e_dlv_type;
+                        end if;
+                        h144 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h144 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h144 := e_dlv_vector;
+                        end if;
+                        h145 := to_unsigned(0, 1);
+                        h146 := unsigned'("00000000000000000000000000000000");
+                        h146 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h147 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h147 := to_unsigned(1, 1);
+                        end if;
+                        h148 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h148 := to_unsigned(1, 1);
+                        end if;
+                        if (h146 = w_vmcs_58(32-1 downto 0)) then
+                            h145 := h147;
+                        else
+                            h145 := h148;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h130 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h134 = 3)) and ((((h135 = 0) or ((h136 >= 10) and (h137 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h138 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h139 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h143 = 3)) and (h144 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h145 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
+                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
                             pend <= '1';
                         else
                             st <= ST2;
@@ -1452,32 +1990,110 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        h89 := to_unsigned(0, 1);
-                        h90 := unsigned'("00000000000000000000000000000000");
-                        h90 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h91 := to_unsigned(0, 1);
-                        h91 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        h150 := unsigned'("00000000000000000000000000000000");
+                        h150 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h91 := to_unsigned(1, 1);
+                            h151 := to_unsigned(1, 1);
                         end if;
-                        h92 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h92 := to_unsigned(1, 1);
+                            h152 := to_unsigned(1, 1);
                         end if;
-                        if (h90 = w_vmcs_58(32-1 downto 0)) then
-                            h89 := h91;
+                        if (h150 = w_vmcs_58(32-1 downto 0)) then
+                            h149 := h151;
                         else
-                            h89 := h92;
+                            h149 := h152;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h89 /= 0))) then
+                        h153 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h153 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h153 := e_dlv_type;
+                        end if;
+                        h154 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h154 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h154 := e_dlv_vector;
+                        end if;
+                        h155 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h155 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h155 := e_dlv_vector;
+                        end if;
+                        h156 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h156 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h156 := e_dlv_vector;
+                        end if;
+                        h157 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h157 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h157 := e_dlv_vector;
+                        end if;
+                        h158 := to_unsigned(0, 1);
+                        h159 := unsigned'("00000000000000000000000000000000");
+                        h159 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h160 := to_unsigned(0, 1);
+                        h160 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h160 := to_unsigned(1, 1);
+                        end if;
+                        h161 := to_unsigned(0, 1);
+                        h161 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h161 := to_unsigned(1, 1);
+                        end if;
+                        if (h159 = w_vmcs_58(32-1 downto 0)) then
+                            h158 := h160;
+                        else
+                            h158 := h161;
+                        end if;
+                        h162 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h162 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h162 := e_dlv_type;
+                        end if;
+                        h163 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h163 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h163 := e_dlv_vector;
+                        end if;
+                        h164 := to_unsigned(0, 1);
+                        h165 := unsigned'("00000000000000000000000000000000");
+                        h165 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h166 := to_unsigned(0, 1);
+                        h166 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h166 := to_unsigned(1, 1);
+                        end if;
+                        h167 := to_unsigned(0, 1);
+                        h167 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h167 := to_unsigned(1, 1);
+                        end if;
+                        if (h165 = w_vmcs_58(32-1 downto 0)) then
+                            h164 := h166;
+                        else
+                            h164 := h167;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h149 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h153 = 3)) and ((((h154 = 0) or ((h155 >= 10) and (h156 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h157 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h158 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h162 = 3)) and (h163 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h164 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
                             pend <= '1';
                         else
                             st <= ST3;
@@ -1494,32 +2110,110 @@ begin
                     end if;
                 when ST3 =>
                     if (not bool(pend)) then
-                        h93 := to_unsigned(0, 1);
-                        h94 := unsigned'("00000000000000000000000000000000");
-                        h94 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h95 := to_unsigned(0, 1);
-                        h95 := to_unsigned(0, 1);
+                        h168 := to_unsigned(0, 1);
+                        h169 := unsigned'("00000000000000000000000000000000");
+                        h169 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h170 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h95 := to_unsigned(1, 1);
+                            h170 := to_unsigned(1, 1);
                         end if;
-                        h96 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
+                        h171 := to_unsigned(0, 1);
+                        h171 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h96 := to_unsigned(1, 1);
+                            h171 := to_unsigned(1, 1);
                         end if;
-                        if (h94 = w_vmcs_58(32-1 downto 0)) then
-                            h93 := h95;
+                        if (h169 = w_vmcs_58(32-1 downto 0)) then
+                            h168 := h170;
                         else
-                            h93 := h96;
+                            h168 := h171;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h93 /= 0))) then
+                        h172 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h172 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h172 := e_dlv_type;
+                        end if;
+                        h173 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h173 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h173 := e_dlv_vector;
+                        end if;
+                        h174 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h174 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h174 := e_dlv_vector;
+                        end if;
+                        h175 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h175 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h175 := e_dlv_vector;
+                        end if;
+                        h176 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h176 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h176 := e_dlv_vector;
+                        end if;
+                        h177 := to_unsigned(0, 1);
+                        h178 := unsigned'("00000000000000000000000000000000");
+                        h178 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h179 := to_unsigned(0, 1);
+                        h179 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h179 := to_unsigned(1, 1);
+                        end if;
+                        h180 := to_unsigned(0, 1);
+                        h180 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h180 := to_unsigned(1, 1);
+                        end if;
+                        if (h178 = w_vmcs_58(32-1 downto 0)) then
+                            h177 := h179;
+                        else
+                            h177 := h180;
+                        end if;
+                        h181 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h181 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h181 := e_dlv_type;
+                        end if;
+                        h182 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h182 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h182 := e_dlv_vector;
+                        end if;
+                        h183 := to_unsigned(0, 1);
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h185 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h185 := to_unsigned(1, 1);
+                        end if;
+                        h186 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h186 := to_unsigned(1, 1);
+                        end if;
+                        if (h184 = w_vmcs_58(32-1 downto 0)) then
+                            h183 := h185;
+                        else
+                            h183 := h186;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h168 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h172 = 3)) and ((((h173 = 0) or ((h174 >= 10) and (h175 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h176 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h177 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h181 = 3)) and (h182 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h183 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
                             pend <= '1';
                         else
                             st <= ST4;
@@ -1536,32 +2230,110 @@ begin
                     end if;
                 when ST4 =>
                     if (not bool(pend)) then
-                        h97 := to_unsigned(0, 1);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h99 := to_unsigned(0, 1);
-                        h99 := to_unsigned(0, 1);
+                        h187 := to_unsigned(0, 1);
+                        h188 := unsigned'("00000000000000000000000000000000");
+                        h188 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h189 := to_unsigned(0, 1);
+                        h189 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h99 := to_unsigned(1, 1);
+                            h189 := to_unsigned(1, 1);
                         end if;
-                        h100 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h100 := to_unsigned(1, 1);
+                            h190 := to_unsigned(1, 1);
                         end if;
-                        if (h98 = w_vmcs_58(32-1 downto 0)) then
-                            h97 := h99;
+                        if (h188 = w_vmcs_58(32-1 downto 0)) then
+                            h187 := h189;
                         else
-                            h97 := h100;
+                            h187 := h190;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h97 /= 0))) then
+                        h191 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h191 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h191 := e_dlv_type;
+                        end if;
+                        h192 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h192 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h192 := e_dlv_vector;
+                        end if;
+                        h193 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h193 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h193 := e_dlv_vector;
+                        end if;
+                        h194 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h194 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h194 := e_dlv_vector;
+                        end if;
+                        h195 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h195 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h195 := e_dlv_vector;
+                        end if;
+                        h196 := to_unsigned(0, 1);
+                        h197 := unsigned'("00000000000000000000000000000000");
+                        h197 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h198 := to_unsigned(0, 1);
+                        h198 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h198 := to_unsigned(1, 1);
+                        end if;
+                        h199 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h199 := to_unsigned(1, 1);
+                        end if;
+                        if (h197 = w_vmcs_58(32-1 downto 0)) then
+                            h196 := h198;
+                        else
+                            h196 := h199;
+                        end if;
+                        h200 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h200 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h200 := e_dlv_type;
+                        end if;
+                        h201 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h201 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h201 := e_dlv_vector;
+                        end if;
+                        h202 := to_unsigned(0, 1);
+                        h203 := unsigned'("00000000000000000000000000000000");
+                        h203 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h204 := to_unsigned(0, 1);
+                        h204 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h204 := to_unsigned(1, 1);
+                        end if;
+                        h205 := to_unsigned(0, 1);
+                        h205 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h205 := to_unsigned(1, 1);
+                        end if;
+                        if (h203 = w_vmcs_58(32-1 downto 0)) then
+                            h202 := h204;
+                        else
+                            h202 := h205;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h187 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h191 = 3)) and ((((h192 = 0) or ((h193 >= 10) and (h194 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h195 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h196 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h200 = 3)) and (h201 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h202 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_qualification;
+                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
                             pend <= '1';
                         else
                             st <= ST5;
@@ -1578,32 +2350,110 @@ begin
                     end if;
                 when ST5 =>
                     if (not bool(pend)) then
-                        h101 := to_unsigned(0, 1);
-                        h102 := unsigned'("00000000000000000000000000000000");
-                        h102 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h103 := to_unsigned(0, 1);
-                        h103 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
+                        h207 := unsigned'("00000000000000000000000000000000");
+                        h207 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h208 := to_unsigned(0, 1);
+                        h208 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h103 := to_unsigned(1, 1);
+                            h208 := to_unsigned(1, 1);
                         end if;
-                        h104 := to_unsigned(0, 1);
-                        h104 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h104 := to_unsigned(1, 1);
+                            h209 := to_unsigned(1, 1);
                         end if;
-                        if (h102 = w_vmcs_58(32-1 downto 0)) then
-                            h101 := h103;
+                        if (h207 = w_vmcs_58(32-1 downto 0)) then
+                            h206 := h208;
                         else
-                            h101 := h104;
+                            h206 := h209;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h101 /= 0))) then
+                        h210 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h210 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h210 := e_dlv_type;
+                        end if;
+                        h211 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h211 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h211 := e_dlv_vector;
+                        end if;
+                        h212 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h212 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h212 := e_dlv_vector;
+                        end if;
+                        h213 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h213 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h213 := e_dlv_vector;
+                        end if;
+                        h214 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h214 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h214 := e_dlv_vector;
+                        end if;
+                        h215 := to_unsigned(0, 1);
+                        h216 := unsigned'("00000000000000000000000000000000");
+                        h216 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h217 := to_unsigned(0, 1);
+                        h217 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h217 := to_unsigned(1, 1);
+                        end if;
+                        h218 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h218 := to_unsigned(1, 1);
+                        end if;
+                        if (h216 = w_vmcs_58(32-1 downto 0)) then
+                            h215 := h217;
+                        else
+                            h215 := h218;
+                        end if;
+                        h219 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h219 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h219 := e_dlv_type;
+                        end if;
+                        h220 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h220 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h220 := e_dlv_vector;
+                        end if;
+                        h221 := to_unsigned(0, 1);
+                        h222 := unsigned'("00000000000000000000000000000000");
+                        h222 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h223 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h223 := to_unsigned(1, 1);
+                        end if;
+                        h224 := to_unsigned(0, 1);
+                        h224 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h224 := to_unsigned(1, 1);
+                        end if;
+                        if (h222 = w_vmcs_58(32-1 downto 0)) then
+                            h221 := h223;
+                        else
+                            h221 := h224;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h206 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h210 = 3)) and ((((h211 = 0) or ((h212 >= 10) and (h213 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h214 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h215 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h219 = 3)) and (h220 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h221 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_guest_linear;
+                            u_wdata <= rec_qualification;
                             pend <= '1';
                         else
                             st <= ST6;
@@ -1620,32 +2470,110 @@ begin
                     end if;
                 when ST6 =>
                     if (not bool(pend)) then
-                        h105 := to_unsigned(0, 1);
-                        h106 := unsigned'("00000000000000000000000000000000");
-                        h106 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h107 := to_unsigned(0, 1);
-                        h107 := to_unsigned(0, 1);
+                        h225 := to_unsigned(0, 1);
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h227 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h107 := to_unsigned(1, 1);
+                            h227 := to_unsigned(1, 1);
                         end if;
-                        h108 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h108 := to_unsigned(1, 1);
+                            h228 := to_unsigned(1, 1);
                         end if;
-                        if (h106 = w_vmcs_58(32-1 downto 0)) then
-                            h105 := h107;
+                        if (h226 = w_vmcs_58(32-1 downto 0)) then
+                            h225 := h227;
                         else
-                            h105 := h108;
+                            h225 := h228;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h105 /= 0))) then
+                        h229 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h229 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h229 := e_dlv_type;
+                        end if;
+                        h230 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h230 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h230 := e_dlv_vector;
+                        end if;
+                        h231 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h231 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h231 := e_dlv_vector;
+                        end if;
+                        h232 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h232 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h232 := e_dlv_vector;
+                        end if;
+                        h233 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h233 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h233 := e_dlv_vector;
+                        end if;
+                        h234 := to_unsigned(0, 1);
+                        h235 := unsigned'("00000000000000000000000000000000");
+                        h235 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h236 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h236 := to_unsigned(1, 1);
+                        end if;
+                        h237 := to_unsigned(0, 1);
+                        h237 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h237 := to_unsigned(1, 1);
+                        end if;
+                        if (h235 = w_vmcs_58(32-1 downto 0)) then
+                            h234 := h236;
+                        else
+                            h234 := h237;
+                        end if;
+                        h238 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h238 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h238 := e_dlv_type;
+                        end if;
+                        h239 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h239 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h239 := e_dlv_vector;
+                        end if;
+                        h240 := to_unsigned(0, 1);
+                        h241 := unsigned'("00000000000000000000000000000000");
+                        h241 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h242 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h242 := to_unsigned(1, 1);
+                        end if;
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h243 := to_unsigned(1, 1);
+                        end if;
+                        if (h241 = w_vmcs_58(32-1 downto 0)) then
+                            h240 := h242;
+                        else
+                            h240 := h243;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h225 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h229 = 3)) and ((((h230 = 0) or ((h231 >= 10) and (h232 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h233 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h234 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h238 = 3)) and (h239 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h240 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 264);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_guest_physical;
+                            u_wdata <= rec_guest_linear;
                             pend <= '1';
                         else
                             st <= ST7;
@@ -1662,32 +2590,110 @@ begin
                     end if;
                 when ST7 =>
                     if (not bool(pend)) then
-                        h109 := to_unsigned(0, 1);
-                        h110 := unsigned'("00000000000000000000000000000000");
-                        h110 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h111 := to_unsigned(0, 1);
-                        h111 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
+                        h245 := unsigned'("00000000000000000000000000000000");
+                        h245 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h246 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h111 := to_unsigned(1, 1);
+                            h246 := to_unsigned(1, 1);
                         end if;
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
+                        h247 := to_unsigned(0, 1);
+                        h247 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h112 := to_unsigned(1, 1);
+                            h247 := to_unsigned(1, 1);
                         end if;
-                        if (h110 = w_vmcs_58(32-1 downto 0)) then
-                            h109 := h111;
+                        if (h245 = w_vmcs_58(32-1 downto 0)) then
+                            h244 := h246;
                         else
-                            h109 := h112;
+                            h244 := h247;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h109 /= 0))) then
+                        h248 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h248 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h248 := e_dlv_type;
+                        end if;
+                        h249 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h249 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h249 := e_dlv_vector;
+                        end if;
+                        h250 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h250 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h250 := e_dlv_vector;
+                        end if;
+                        h251 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h251 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h251 := e_dlv_vector;
+                        end if;
+                        h252 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h252 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h252 := e_dlv_vector;
+                        end if;
+                        h253 := to_unsigned(0, 1);
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h255 := to_unsigned(0, 1);
+                        h255 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h255 := to_unsigned(1, 1);
+                        end if;
+                        h256 := to_unsigned(0, 1);
+                        h256 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h256 := to_unsigned(1, 1);
+                        end if;
+                        if (h254 = w_vmcs_58(32-1 downto 0)) then
+                            h253 := h255;
+                        else
+                            h253 := h256;
+                        end if;
+                        h257 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h257 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h257 := e_dlv_type;
+                        end if;
+                        h258 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h258 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h258 := e_dlv_vector;
+                        end if;
+                        h259 := to_unsigned(0, 1);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h261 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h261 := to_unsigned(1, 1);
+                        end if;
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h262 := to_unsigned(1, 1);
+                        end if;
+                        if (h260 = w_vmcs_58(32-1 downto 0)) then
+                            h259 := h261;
+                        else
+                            h259 := h262;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h244 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h248 = 3)) and ((((h249 = 0) or ((h250 >= 10) and (h251 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h252 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h253 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h257 = 3)) and (h258 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h259 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 264);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            u_wdata <= rec_guest_physical;
                             pend <= '1';
                         else
                             st <= ST8;
@@ -1704,25 +2710,223 @@ begin
                     end if;
                 when ST8 =>
                     if (not bool(pend)) then
-                        h113 := to_unsigned(0, 1);
-                        h114 := unsigned'("00000000000000000000000000000000");
-                        h114 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h115 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 1);
+                        h263 := to_unsigned(0, 1);
+                        h264 := unsigned'("00000000000000000000000000000000");
+                        h264 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h265 := to_unsigned(0, 1);
+                        h265 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h115 := to_unsigned(1, 1);
+                            h265 := to_unsigned(1, 1);
                         end if;
-                        h116 := to_unsigned(0, 1);
-                        h116 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h116 := to_unsigned(1, 1);
+                            h266 := to_unsigned(1, 1);
                         end if;
-                        if (h114 = w_vmcs_58(32-1 downto 0)) then
-                            h113 := h115;
+                        if (h264 = w_vmcs_58(32-1 downto 0)) then
+                            h263 := h265;
                         else
-                            h113 := h116;
+                            h263 := h266;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h113 /= 0))) then
+                        h267 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h267 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h267 := e_dlv_type;
+                        end if;
+                        h268 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h268 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h268 := e_dlv_vector;
+                        end if;
+                        h269 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h269 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h269 := e_dlv_vector;
+                        end if;
+                        h270 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h270 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h270 := e_dlv_vector;
+                        end if;
+                        h271 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h271 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h271 := e_dlv_vector;
+                        end if;
+                        h272 := to_unsigned(0, 1);
+                        h273 := unsigned'("00000000000000000000000000000000");
+                        h273 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h274 := to_unsigned(0, 1);
+                        h274 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h274 := to_unsigned(1, 1);
+                        end if;
+                        h275 := to_unsigned(0, 1);
+                        h275 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h275 := to_unsigned(1, 1);
+                        end if;
+                        if (h273 = w_vmcs_58(32-1 downto 0)) then
+                            h272 := h274;
+                        else
+                            h272 := h275;
+                        end if;
+                        h276 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h276 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h276 := e_dlv_type;
+                        end if;
+                        h277 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h277 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h277 := e_dlv_vector;
+                        end if;
+                        h278 := to_unsigned(0, 1);
+                        h279 := unsigned'("00000000000000000000000000000000");
+                        h279 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h280 := to_unsigned(0, 1);
+                        h280 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h280 := to_unsigned(1, 1);
+                        end if;
+                        h281 := to_unsigned(0, 1);
+                        h281 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h281 := to_unsigned(1, 1);
+                        end if;
+                        if (h279 = w_vmcs_58(32-1 downto 0)) then
+                            h278 := h280;
+                        else
+                            h278 := h281;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h263 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h267 = 3)) and ((((h268 = 0) or ((h269 >= 10) and (h270 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h271 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h272 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h276 = 3)) and (h277 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h278 /= 0))))))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            pend <= '1';
+                        else
+                            st <= ST9;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST9;
+                        end if;
+                    end if;
+                when ST9 =>
+                    if (not bool(pend)) then
+                        h282 := to_unsigned(0, 1);
+                        h283 := unsigned'("00000000000000000000000000000000");
+                        h283 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h284 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h284 := to_unsigned(1, 1);
+                        end if;
+                        h285 := to_unsigned(0, 1);
+                        h285 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h285 := to_unsigned(1, 1);
+                        end if;
+                        if (h283 = w_vmcs_58(32-1 downto 0)) then
+                            h282 := h284;
+                        else
+                            h282 := h285;
+                        end if;
+                        h286 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h286 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h286 := e_dlv_type;
+                        end if;
+                        h287 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h287 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h287 := e_dlv_vector;
+                        end if;
+                        h288 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h288 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h288 := e_dlv_vector;
+                        end if;
+                        h289 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h289 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h289 := e_dlv_vector;
+                        end if;
+                        h290 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h290 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h290 := e_dlv_vector;
+                        end if;
+                        h291 := to_unsigned(0, 1);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h293 := to_unsigned(1, 1);
+                        end if;
+                        h294 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h294 := to_unsigned(1, 1);
+                        end if;
+                        if (h292 = w_vmcs_58(32-1 downto 0)) then
+                            h291 := h293;
+                        else
+                            h291 := h294;
+                        end if;
+                        h295 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h295 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h295 := e_dlv_type;
+                        end if;
+                        h296 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h296 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h296 := e_dlv_vector;
+                        end if;
+                        h297 := to_unsigned(0, 1);
+                        h298 := unsigned'("00000000000000000000000000000000");
+                        h298 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h299 := to_unsigned(0, 1);
+                        h299 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h299 := to_unsigned(1, 1);
+                        end if;
+                        h300 := to_unsigned(0, 1);
+                        h300 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h300 := to_unsigned(1, 1);
+                        end if;
+                        if (h298 = w_vmcs_58(32-1 downto 0)) then
+                            h297 := h299;
+                        else
+                            h297 := h300;
+                        end if;
+                        if (((((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h282 /= 0))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h286 = 3)) and ((((h287 = 0) or ((h288 >= 10) and (h289 <= 13))) and ((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))))) or ((h290 = 14) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h291 /= 0)))))))) and bool(w_vmcs_48(8)))) or (((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h295 = 3)) and (h296 = 8)) and (((wk_t_non_canonical /= 0) and (not ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (not (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h297 /= 0))))))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 280);
                             u_valid <= '1';
@@ -1755,6 +2959,7 @@ begin
                     o_r_guest_physical <= rec_guest_physical;
                     o_r_exit_intr_info <= rec_exit_intr_info;
                     o_r_exit_intr_error <= rec_exit_intr_error;
+                    o_r_entry_intr_info <= rec_entry_intr_info;
                     o_r_vector <= rec_vector;
                     o_r_error_code <= rec_error_code;
                     o_r_cr2 <= rec_cr2;
@@ -5364,4 +6569,4 @@ nested_t0_hb_EPTP <= wn_t_r_EPTP;
 nested_t0_hb_PROC3 <= wn_t_r_PROC3;
 
 end architecture MyHDL;
--- virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 70a86fa3bd108d0e0889f27f70cdf6934a1710823831053758efd8fcee9aca25
+-- virtspec conversion d4b85624a7d388584ba0fb45 of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 33bcd9db885045a3c31fea34f45ba6a1e2083a4317c9666d3009256467d8c1d1

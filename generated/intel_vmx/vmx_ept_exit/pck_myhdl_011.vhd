@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion d4b85624a7d388584ba0fb45 of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
