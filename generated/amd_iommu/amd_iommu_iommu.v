@@ -453,7 +453,7 @@ reg [63:0] nested_g0_walker_host_gcr3_walk0_se_4;
 reg [63:0] nested_g0_walker_host_gcr3_walk0_se_5;
 reg [63:0] nested_g0_walker_host_gcr3_walk0_se_6;
 reg [2:0] nested_g0_walker_host_gcr3_walk0_st;
-reg [51:0] nested_g0_walker_guest_gcr3_walk0_a_tbl;
+reg [63:0] nested_g0_walker_guest_gcr3_walk0_ea;
 reg [7:0] nested_g0_walker_guest_gcr3_walk0_fault_k;
 reg [2:0] nested_g0_walker_guest_gcr3_walk0_flevel;
 reg nested_g0_walker_guest_gcr3_walk0_hk_translate_h;
@@ -28752,15 +28752,8 @@ end
 
 assign nested_g0_x_rnow = ((nested_g0_walker_host_gcr3_walk0_st == 3'b101) && m_rvalid);
 
-always @(nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_guest_gcr3_walk0_flevel, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) begin: nested_g0_walker_guest_gcr3_walk0_logic
+always @(wn_g_done, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) begin: nested_g0_walker_guest_gcr3_walk0_logic
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     nested_g0_x_valid = 1'b0;
     nested_g0_x_pwrite = nested_g0_walker_guest_gcr3_walk0_x_pwrite_h;
     nested_g0_x_addr = nested_g0_walker_guest_gcr3_walk0_x_addr_h;
@@ -28770,7 +28763,6 @@ always @(nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_gu
     nested_g0_hk_write = nested_g0_walker_guest_gcr3_walk0_hk_write_h;
     nested_g0_hk_translate = nested_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending = 1'b0;
-    v_tbl = 52'h0;
     if (wn_g_done) begin
     end
     case (nested_g0_walker_guest_gcr3_walk0_st)
@@ -28811,7 +28803,6 @@ always @(nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_gu
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_g0_x_valid = 1'b1;
                             nested_g0_x_pwrite = 1'b0;
                             nested_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_g_i_addr[30-1:21], 3'h0});
@@ -28826,7 +28817,6 @@ always @(nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_gu
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_g0_x_valid = 1'b1;
                             nested_g0_x_pwrite = 1'b0;
                             nested_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_g_i_addr[21-1:12], 3'h0});
@@ -28841,7 +28831,6 @@ always @(nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_gu
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             if (1'b1) begin
                                 nested_g0_x_valid = 1'b1;
                                 nested_g0_x_pwrite = 1'b0;
@@ -28880,28 +28869,6 @@ always @(nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_gu
             end
         end
         3'b011: begin
-            rs0 = 9'h0;
-            rs1 = 32'h0;
-            rs1 = wn_g_i_addr;
-            rs2 = 9'h0;
-            rs3 = 32'h0;
-            rs3 = wn_g_i_addr;
-            rs4 = 32'h0;
-            rs4 = wn_g_i_addr;
-            if ((nested_g0_walker_guest_gcr3_walk0_flevel == 1)) begin
-                rs2 = rs3[30-1:21];
-            end
-            else begin
-                rs2 = rs4[21-1:12];
-            end
-            if ((nested_g0_walker_guest_gcr3_walk0_flevel == 2)) begin
-                rs0 = {7'h0, rs1[32-1:30]};
-            end
-            else begin
-                rs0 = rs2;
-            end
-            rs5 = 53'h0;
-            rs5 = ({1'h0, nested_g0_walker_guest_gcr3_walk0_a_tbl} + {41'h0, rs0, 3'h0});
         end
         3'b100: begin
             if (nested_g0_walker_guest_gcr3_walk0_pend_3) begin
@@ -28940,16 +28907,9 @@ end
 
 always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     if (rst == 1) begin
-        nested_g0_walker_guest_gcr3_walk0_a_tbl <= 0;
         wn_g_done <= 0;
+        nested_g0_walker_guest_gcr3_walk0_ea <= 0;
         nested_g0_walker_guest_gcr3_walk0_fault_k <= 0;
         nested_g0_walker_guest_gcr3_walk0_flevel <= 0;
         nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= 0;
@@ -28988,14 +28948,12 @@ always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
         nested_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_g0_hk_write;
         nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_g0_hk_translate;
         pending = 1'b0;
-        v_tbl = 52'h0;
         if (wn_g_done) begin
             wn_g_done <= 1'b0;
         end
         case (nested_g0_walker_guest_gcr3_walk0_st)
             3'b000: begin
                 if (wn_g_start) begin
-                    nested_g0_walker_guest_gcr3_walk0_a_tbl <= {wn_g_r_GCR3_TRP[52-1:12], 12'h0};
                     nested_g0_walker_guest_gcr3_walk0_pend_3 <= 1'b0;
                     nested_g0_walker_guest_gcr3_walk0_pend_2 <= 1'b0;
                     nested_g0_walker_guest_gcr3_walk0_pend_1 <= 1'b0;
@@ -29015,6 +28973,7 @@ always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
             end
             3'b001: begin
                 if (nested_g0_x_rnow) begin
+                    nested_g0_walker_guest_gcr3_walk0_ea <= nested_g0_x_pa;
                     nested_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                     case (nested_g0_walker_guest_gcr3_walk0_lvl)
                         'h3: begin
@@ -29029,8 +28988,6 @@ always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
                                 nested_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= 3'b001;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= 2;
                             end
@@ -29047,8 +29004,6 @@ always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
                                 nested_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= 3'b001;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= 1;
                             end
@@ -29065,8 +29020,6 @@ always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
                                 nested_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if (1'b1) begin
                                     wn_g_o_level <= 0;
                                     wn_g_o_gpa <= {12'h0, m_rdata[52-1:12], wn_g_i_addr[12-1:0]};
@@ -29127,29 +29080,7 @@ always @(posedge clk) begin: nested_g0_walker_guest_gcr3_walk0_fsm
                 wn_g_o_r_PR <= 0;
                 wn_g_o_r_RZ <= 0;
                 wn_g_o_r_PE <= 0;
-                rs0 = 9'h0;
-                rs1 = 32'h0;
-                rs1 = wn_g_i_addr;
-                rs2 = 9'h0;
-                rs3 = 32'h0;
-                rs3 = wn_g_i_addr;
-                rs4 = 32'h0;
-                rs4 = wn_g_i_addr;
-                if ((nested_g0_walker_guest_gcr3_walk0_flevel == 1)) begin
-                    rs2 = rs3[30-1:21];
-                end
-                else begin
-                    rs2 = rs4[21-1:12];
-                end
-                if ((nested_g0_walker_guest_gcr3_walk0_flevel == 2)) begin
-                    rs0 = {7'h0, rs1[32-1:30]};
-                end
-                else begin
-                    rs0 = rs2;
-                end
-                rs5 = 53'h0;
-                rs5 = ({1'h0, nested_g0_walker_guest_gcr3_walk0_a_tbl} + {41'h0, rs0, 3'h0});
-                wn_g_o_r_entry <= {11'h0, rs5};
+                wn_g_o_r_entry <= nested_g0_walker_guest_gcr3_walk0_ea;
                 wn_g_done <= 1'b1;
                 nested_g0_walker_guest_gcr3_walk0_st <= 3'b000;
             end
@@ -38427,4 +38358,4 @@ assign nested_t0_hb_HPT = wn_t_r_HPT;
 assign nested_t0_hb_TRQ = wn_t_r_TRQ;
 
 endmodule
-// virtspec conversion 26c5fad173a8fdd22c6f63e1 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 3e159d1d2c13ceec775c9b47ec9e2dff4929b00c3e014d80a3d3062c2ebaa137
+// virtspec conversion 0f62086a0f69404805634b0f of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 bfb4ce4ffbb565b0fe6cb4370cf722a9bdc3146d9447af31de3120633b60b7ea

@@ -447,7 +447,7 @@ signal nested_g0_walker_host_gcr3_walk0_se_4: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_se_5: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_se_6: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_st: t_enum_S_3;
-signal nested_g0_walker_guest_gcr3_walk0_a_tbl: unsigned(51 downto 0);
+signal nested_g0_walker_guest_gcr3_walk0_ea: unsigned(63 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_fault_k: unsigned(7 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_flevel: unsigned(2 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_hk_translate_h: std_logic;
@@ -25746,15 +25746,8 @@ end process nested_g0_walker_host_gcr3_walk0_fsm;
 
 nested_g0_x_rnow <= stdl((nested_g0_walker_host_gcr3_walk0_st = PREAD) and bool(m_rvalid));
 
-nested_g0_walker_guest_gcr3_walk0_logic: process (nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_guest_gcr3_walk0_flevel, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
+nested_g0_walker_guest_gcr3_walk0_logic: process (wn_g_done, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
     variable pending: std_logic;
-    variable v_tbl: unsigned(51 downto 0);
-    variable rs0: unsigned(8 downto 0);
-    variable rs1: unsigned(31 downto 0);
-    variable rs2: unsigned(8 downto 0);
-    variable rs3: unsigned(31 downto 0);
-    variable rs4: unsigned(31 downto 0);
-    variable rs5: unsigned(52 downto 0);
 begin
     nested_g0_x_valid <= '0';
     nested_g0_x_pwrite <= nested_g0_walker_guest_gcr3_walk0_x_pwrite_h;
@@ -25765,7 +25758,6 @@ begin
     nested_g0_hk_write <= nested_g0_walker_guest_gcr3_walk0_hk_write_h;
     nested_g0_hk_translate <= nested_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending := '0';
-    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(wn_g_done) then
         null;
     end if;
@@ -25803,7 +25795,6 @@ begin
                     elsif (not bool(m_rdata(0))) then
                         null;
                     else
-                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_x_valid <= '1';
                         nested_g0_x_pwrite <= '0';
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -25817,7 +25808,6 @@ begin
                     elsif (not bool(m_rdata(0))) then
                         null;
                     else
-                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_x_valid <= '1';
                         nested_g0_x_pwrite <= '0';
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -25831,7 +25821,6 @@ begin
                     elsif (not bool(m_rdata(0))) then
                         null;
                     else
-                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if True then
                             nested_g0_x_valid <= '1';
                             nested_g0_x_pwrite <= '0';
@@ -25866,26 +25855,7 @@ begin
                 null;
             end if;
         when FAULT =>
-            rs0 := to_unsigned(0, 9);
-            rs1 := unsigned'("00000000000000000000000000000000");
-            rs1 := wn_g_i_addr;
-            rs2 := to_unsigned(0, 9);
-            rs3 := unsigned'("00000000000000000000000000000000");
-            rs3 := wn_g_i_addr;
-            rs4 := unsigned'("00000000000000000000000000000000");
-            rs4 := wn_g_i_addr;
-            if (nested_g0_walker_guest_gcr3_walk0_flevel = 1) then
-                rs2 := rs3(30-1 downto 21);
-            else
-                rs2 := rs4(21-1 downto 12);
-            end if;
-            if (nested_g0_walker_guest_gcr3_walk0_flevel = 2) then
-                rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
-            else
-                rs0 := rs2;
-            end if;
-            rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-            rs5 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
+            null;
         when ADREQ =>
             if bool(nested_g0_walker_guest_gcr3_walk0_pend_3) then
                 nested_g0_x_valid <= '1';
@@ -25920,18 +25890,11 @@ end process nested_g0_walker_guest_gcr3_walk0_logic;
 
 nested_g0_walker_guest_gcr3_walk0_fsm: process (clk) is
     variable pending: std_logic;
-    variable v_tbl: unsigned(51 downto 0);
-    variable rs0: unsigned(8 downto 0);
-    variable rs1: unsigned(31 downto 0);
-    variable rs2: unsigned(8 downto 0);
-    variable rs3: unsigned(31 downto 0);
-    variable rs4: unsigned(31 downto 0);
-    variable rs5: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            nested_g0_walker_guest_gcr3_walk0_a_tbl <= to_unsigned(0, 52);
             wn_g_done <= '0';
+            nested_g0_walker_guest_gcr3_walk0_ea <= to_unsigned(0, 64);
             nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(0, 8);
             nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
             nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= '0';
@@ -25969,14 +25932,12 @@ begin
             nested_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_g0_hk_write;
             nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_g0_hk_translate;
             pending := '0';
-            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(wn_g_done) then
                 wn_g_done <= '0';
             end if;
             case nested_g0_walker_guest_gcr3_walk0_st is
                 when IDLE =>
                     if bool(wn_g_start) then
-                        nested_g0_walker_guest_gcr3_walk0_a_tbl <= unsigned'(wn_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_walker_guest_gcr3_walk0_pend_3 <= '0';
                         nested_g0_walker_guest_gcr3_walk0_pend_2 <= '0';
                         nested_g0_walker_guest_gcr3_walk0_pend_1 <= '0';
@@ -25993,6 +25954,7 @@ begin
                     end if;
                 when XWAIT =>
                     if bool(nested_g0_x_rnow) then
+                        nested_g0_walker_guest_gcr3_walk0_ea <= nested_g0_x_pa;
                         nested_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                         if (nested_g0_walker_guest_gcr3_walk0_lvl = 3) then
                             if bool(m_rerr) then
@@ -26004,8 +25966,6 @@ begin
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
-                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
-                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -26019,8 +25979,6 @@ begin
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
-                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
-                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -26034,8 +25992,6 @@ begin
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
-                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
-                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if True then
                                     wn_g_o_level <= to_unsigned(0, 3);
                                     wn_g_o_gpa <= unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & wn_g_i_addr(12-1 downto 0));
@@ -26085,27 +26041,7 @@ begin
                     wn_g_o_r_PR <= to_unsigned(0, 1);
                     wn_g_o_r_RZ <= to_unsigned(0, 1);
                     wn_g_o_r_PE <= to_unsigned(0, 1);
-                    rs0 := to_unsigned(0, 9);
-                    rs1 := unsigned'("00000000000000000000000000000000");
-                    rs1 := wn_g_i_addr;
-                    rs2 := to_unsigned(0, 9);
-                    rs3 := unsigned'("00000000000000000000000000000000");
-                    rs3 := wn_g_i_addr;
-                    rs4 := unsigned'("00000000000000000000000000000000");
-                    rs4 := wn_g_i_addr;
-                    if (nested_g0_walker_guest_gcr3_walk0_flevel = 1) then
-                        rs2 := rs3(30-1 downto 21);
-                    else
-                        rs2 := rs4(21-1 downto 12);
-                    end if;
-                    if (nested_g0_walker_guest_gcr3_walk0_flevel = 2) then
-                        rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
-                    else
-                        rs0 := rs2;
-                    end if;
-                    rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                    rs5 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
-                    wn_g_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs5);
+                    wn_g_o_r_entry <= nested_g0_walker_guest_gcr3_walk0_ea;
                     wn_g_done <= '1';
                     nested_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when ADREQ =>
@@ -34022,4 +33958,4 @@ nested_t0_hb_HPT <= wn_t_r_HPT;
 nested_t0_hb_TRQ <= wn_t_r_TRQ;
 
 end architecture MyHDL;
--- virtspec conversion 26c5fad173a8fdd22c6f63e1 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 3d43d4fa11a77fffb946e01c6d8c02176a9c5ef5591ead51ef359e2f0417521d
+-- virtspec conversion 0f62086a0f69404805634b0f of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 69fb7f2feb4ad4c23acd34b44dc859339a2dd6a0050002f1baa4240ea4de27ca

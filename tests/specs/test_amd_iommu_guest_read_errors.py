@@ -8,8 +8,8 @@ iommu-facts.md 23.3 item 1) in the generated amd_iommu reference, worked out by 
   advances; the request is aborted;
 - the choices of notes/iommu-facts.md 23.3: GN = 1 and PASID[15:0] as the IO_PAGE_FAULT of
   guest translation has them (UNCONFIRMED; bits 19:16 are reserved in this event's format,
-  VirtualBox EVT_PAGE_TAB_HW_ERR_T); the address of a host entry is system-physical, that
-  of a GCR3 table entry guest-physical (system-physical with Mode 0);
+  VirtualBox EVT_PAGE_TAB_HW_ERR_T); the address of a host entry, and of a GCR3 table entry
+  (read at the system-physical address its host walk gave), is system-physical;
 - the GCR3 table and host I/O page table layouts as tests/specs/test_amd_iommu_gcr3.py
   gives them (2.2.2.1, 2.2.3, 2.2.6).
 
@@ -100,14 +100,15 @@ def test_a_host_entry_read_error_in_the_gcr3_walk_reports_the_host_entry(ref):
 
 def test_a_gcr3_entry_read_error_through_the_host_tables(ref):
     """The level-0 GCR3 entry, GPA 0x2000 + 3 * 8, read at SPA 0x310018 after its host walk,
-    cannot be read: the GCR3 walk's hw_error at level 0. The event's address is the entry's
-    guest-physical one (0x2018): a record cannot read the system-physical address it was
-    read at (notes/iommu-facts.md 23.3)."""
+    cannot be read: the GCR3 walk's hw_error at level 0. The event's address is "the system
+    physical address of the page table entry" ([AMD] 2.5): the one the entry was read at,
+    SPA 0x310000 (host entry HROOT + 2 * 8 maps GPA 0x2000 there) + 3 * 8 = 0x310018, not its
+    guest-physical 0x2018 (`read_address`, notes/iommu-facts.md 23.3)."""
     out, trace, d = run(ref, TWO_LEVEL, {0x310018}, pasid=0x203)
     lo = DEV | 0x203 << 32 | F_GN | TARGET_ABORT | PAGE_TAB_HW << 60
     f = out["fields"]
-    assert (out["rule"], f["entry_lo"], f["entry_hi"]) == ("guest_page_tab_hw_error", lo, 0x2018)
-    assert trace[-4:] == [(0, HROOT + 16, 8, TWO_LEVEL[HROOT + 16]), (ERR, 0x310018, 8, 0)] + event(lo, 0x2018)
+    assert (out["rule"], f["entry_lo"], f["entry_hi"]) == ("guest_page_tab_hw_error", lo, 0x310018)
+    assert trace[-4:] == [(0, HROOT + 16, 8, TWO_LEVEL[HROOT + 16]), (ERR, 0x310018, 8, 0)] + event(lo, 0x310018)
     assert (d["g"]["fault"], d["g"]["level"]) == ("hw_error", 0)
 
 

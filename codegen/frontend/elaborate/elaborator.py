@@ -851,7 +851,8 @@ class Elaborator:
         # meaningful (the fault is a final check, after the whole walk).
         rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
                           leaf_formats=leaf_formats, fault_kinds=kinds, **named,
-                          builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1})
+                          builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1,
+                                    "read_address": 64})
         record = self.record(m, simple["record"][1], rec_scope)
         others = [self.record(m, x, rec_scope) for x in records_ast[1:]]
         bypass, bypass_cite = None, ""

@@ -200,6 +200,10 @@ class Scope:
                     raise Undefined(name, span, where=f"'{n}' is a field of the entry formats with different "
                                     f"widths ({each}), so it has no one width here; give it the same width in "
                                     "every format, or rename it in the ones where it differs", found=True)
+            if n == "read_address":
+                raise Problem("E0353", "expected `read_address` only in a field of a regime's record (the "
+                              "physical address its walk read the faulting, or last, entry at), not here: "
+                              "the walk latches it for its fault record alone", span)
             raise Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
         if head in self.structures and len(parts) <= 3:

@@ -347,6 +347,17 @@ class WalkerView:
         return any(reads_error(self.spec.regime(n)) for n in (self.nested.guest, self.nested.host))
 
     @property
+    def reads_address(self) -> bool:
+        """A record of the regime reads `read_address`: the physical address the walk read
+        its last entry at (a guest's: the host-physical one). The reference's record
+        functions take it (`ra`); the cycle-level walker keeps it in `ea`, which a guest
+        latches from x_pa as its entry's read answers, and which a walk clears as it starts
+        (an input fault reads no entry: 0)."""
+        return any(x.kind == "builtin" and x.name == "read_address"
+                   for rec in self.regime.all_records for f in rec.fields
+                   for e in ([f.value] if f.value is not None else [b.value for b in f.bits]) for x in e.refs())
+
+    @property
     def in_unit(self) -> bool:
         """A walker of a unit's walk of a regime: its reads may answer with an error
         (`errors`, the reference; the entry then reads as 0)."""
@@ -369,6 +380,8 @@ class WalkerView:
                 return "kind"
             if e.name == "walked":
                 return self._walked("kind")
+            if e.name == "read_address":  # the record function's `ra`: the address the walk read the entry at
+                return "ra"
             if e.name == "next" and fmt is not None:
                 return py(self.regime.next_level, self.py_env(fmt, level, entry))
             if e.name == "skipped" and fmt is not None and level is not None:
@@ -575,6 +588,8 @@ class WalkerView:
                 return resize("fault_k", self.status_bits, e.width)
             if e.name == "walked":
                 return self._walked("fault_k")
+            if e.name == "read_address":  # latched as the entry is asked for (a guest's: as its read answers)
+                return "ea"
             if e.name == "next" and fmt is not None:
                 return hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
             if e.name == "skipped" and fmt is not None and level is not None:
