@@ -37,7 +37,8 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
     for lay in spec.layouts:
         _layout(lay, bag, reported)
     for reg in spec.regimes:
-        if not reg.instance_of:  # an instance is its base with other registers: checked there
+        # an instance is its base with other registers: checked there (unless it adds to it)
+        if not reg.instance_of or reg.instance_adds:
             _regime(spec, reg, bag)
             _caches(spec, reg.caches, reg, bag)
     for nest in spec.nested:
@@ -500,7 +501,7 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
         return [(n, spec.layout(n).span) for n in names]
 
     for reg in spec.regimes:
-        if reg.instance_of:
+        if reg.instance_of and not reg.instance_adds:
             continue
         where = f"of regime '{reg.name}'"
         case_group([(a, reg.span) for a in reg.access], "access kinds", where)

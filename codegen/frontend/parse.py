@@ -292,7 +292,10 @@ class _ToAst(Transformer):
     def regime_inst(self, meta, c):
         cite, doc = self._opts(c)
         rest = self._plain(c)
-        return ast.RegimeInstance(str(rest[0]), self.sp(meta), rest[1], tuple(rest[2:]), cite, doc)
+        items = rest[2:]
+        return ast.RegimeInstance(str(rest[0]), self.sp(meta), rest[1],
+                                  tuple(x for x in items if isinstance(x, ast.Binding)), cite, doc,
+                                  tuple(x for x in items if not isinstance(x, ast.Binding)))
 
     def bypass_stage(self, meta, c):
         return str(c[0])

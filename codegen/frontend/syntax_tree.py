@@ -203,7 +203,8 @@ class Regime:
 
 @dataclass(frozen=True)
 class RegimeInstance:
-    """`regime NAME = REGIME with { REG = OTHER; ... };`: the same walk on other registers."""
+    """`regime NAME = REGIME with { REG = OTHER; ... };`: the same walk on other registers;
+    `adds`: the faults on `error` (Rule) and record fields (Record) the instance adds."""
 
     name: str
     span: Span
@@ -211,6 +212,7 @@ class RegimeInstance:
     bindings: tuple
     cite: str = ""
     doc: str = ""
+    adds: tuple = ()
 
 
 @dataclass(frozen=True)

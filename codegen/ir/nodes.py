@@ -424,6 +424,8 @@ class Regime(Node):
     # `regime NAME = BASE with { REG = OTHER; }`: the regime it re-instantiates, and how
     instance_of: str = ""
     instance_bindings: tuple[tuple[str, str], ...] = ()
+    # what an instance adds to its base: faults on `error` (first), RECORD.FIELD record fields
+    instance_adds: tuple[str, ...] = ()
     # `input NAME : W size EXPR`: the low input bits the walk translates, chosen by a
     # register; the level indexes read only those (a bit at or above EXPR reads as 0)
     input_size: Expr | None = None

@@ -240,6 +240,7 @@ reg [0:0] wk_t_host_permission;
 reg [0:0] wk_t_host_reserved;
 reg [0:0] wk_t_host_skipped_bits;
 reg [0:0] wk_t_host_translation;
+reg [0:0] wk_t_hw_error;
 reg [2:0] wk_t_level;
 reg [0:0] wk_t_non_canonical;
 reg [0:0] wk_t_not_present;
@@ -281,6 +282,7 @@ reg [0:0] wn_t_o_n_g_xd;
 reg [63:0] wn_t_o_n_spa;
 reg [63:0] wn_t_o_pa;
 reg [63:0] wn_t_o_r_cr2;
+reg [63:0] wn_t_o_r_entry;
 reg [31:0] wn_t_o_r_error_code;
 reg [7:0] wn_t_o_r_vector;
 reg [7:0] wn_t_o_status;
@@ -538,6 +540,7 @@ reg [2:0] nested_t0_walker_host_guest_io0_st;
 reg nested_t0_walker_guest_guest_io0_a_rw;
 reg nested_t0_walker_guest_guest_io0_a_us;
 reg nested_t0_walker_guest_guest_io0_a_xd;
+reg [63:0] nested_t0_walker_guest_guest_io0_ea;
 reg [7:0] nested_t0_walker_guest_guest_io0_fault_k;
 reg [2:0] nested_t0_walker_guest_guest_io0_flevel;
 reg nested_t0_walker_guest_guest_io0_hk_translate_h;
@@ -3363,6 +3366,7 @@ always @(posedge clk) begin: fsm
         wk_t_host_reserved <= 0;
         wk_t_host_skipped_bits <= 0;
         wk_t_host_translation <= 0;
+        wk_t_hw_error <= 0;
         wk_t_level <= 0;
         wk_t_non_canonical <= 0;
         wk_t_not_present <= 0;
@@ -4173,6 +4177,7 @@ always @(posedge clk) begin: fsm
                 wk_t_host_level <= 0;
                 wk_t_fault <= 0;
                 wk_t_host_fault <= 0;
+                wk_t_hw_error <= 0;
                 wk_t_not_present <= 0;
                 wk_t_reserved <= 0;
                 wk_t_user_supervisor <= 0;
@@ -4194,6 +4199,7 @@ always @(posedge clk) begin: fsm
                 wk_t_vector <= 0;
                 wk_t_error_code <= 0;
                 wk_t_cr2 <= 0;
+                wk_t_entry <= 0;
                 wk_t_PR <= 0;
                 wk_t_RZ <= 0;
                 wk_t_PE <= 0;
@@ -4204,7 +4210,6 @@ always @(posedge clk) begin: fsm
                 wk_t_g_rw <= 0;
                 wk_t_g_us <= 0;
                 wk_t_g_xd <= 0;
-                wk_t_entry <= 0;
                 if ((wk_g_ok != 0)) begin
                     v_wide = {63'h0, e_address};
                     wn_t_i_addr <= v_wide[64-1:0];
@@ -4317,33 +4322,36 @@ always @(posedge clk) begin: fsm
                         wk_t_fault <= wn_t_o_status;
                         wk_t_level <= wn_t_o_level;
                         if ((wn_t_o_status == 1)) begin
-                            wk_t_not_present <= 1;
+                            wk_t_hw_error <= 1;
                         end
                         if ((wn_t_o_status == 2)) begin
-                            wk_t_reserved <= 1;
+                            wk_t_not_present <= 1;
                         end
                         if ((wn_t_o_status == 3)) begin
-                            wk_t_user_supervisor <= 1;
+                            wk_t_reserved <= 1;
                         end
                         if ((wn_t_o_status == 4)) begin
-                            wk_t_user_write <= 1;
+                            wk_t_user_supervisor <= 1;
                         end
                         if ((wn_t_o_status == 5)) begin
-                            wk_t_supervisor_write <= 1;
+                            wk_t_user_write <= 1;
                         end
                         if ((wn_t_o_status == 6)) begin
-                            wk_t_smap <= 1;
+                            wk_t_supervisor_write <= 1;
                         end
                         if ((wn_t_o_status == 7)) begin
-                            wk_t_execute_disable <= 1;
+                            wk_t_smap <= 1;
                         end
                         if ((wn_t_o_status == 8)) begin
-                            wk_t_smep <= 1;
+                            wk_t_execute_disable <= 1;
                         end
                         if ((wn_t_o_status == 9)) begin
-                            wk_t_protection_key <= 1;
+                            wk_t_smep <= 1;
                         end
                         if ((wn_t_o_status == 10)) begin
+                            wk_t_protection_key <= 1;
+                        end
+                        if ((wn_t_o_status == 11)) begin
                             wk_t_non_canonical <= 1;
                         end
                         case (wn_t_o_status)
@@ -4351,46 +4359,61 @@ always @(posedge clk) begin: fsm
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h2: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h3: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h4: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h5: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h6: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h7: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h8: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                             'h9: begin
                                 wk_t_vector <= wn_t_o_r_vector;
                                 wk_t_error_code <= wn_t_o_r_error_code;
                                 wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
+                            end
+                            'ha: begin
+                                wk_t_vector <= wn_t_o_r_vector;
+                                wk_t_error_code <= wn_t_o_r_error_code;
+                                wk_t_cr2 <= wn_t_o_r_cr2;
+                                wk_t_entry <= wn_t_o_r_entry;
                             end
                         endcase
                     end
@@ -5307,7 +5330,7 @@ always @(posedge clk) begin: fsm
                         h114 = h116;
                     end
                     h70 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h71[11-1:8] == 0) || (h72[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h73 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h76[11-1:8] == 0) || (h77[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h78[11-1:0]} < h81)) || ((!(((h82 != 0) && (!(h89 != 0))) && (h96 <= 1))) && (!((r_CONTROL[17] && (h100 != 0)) && (h107 != 0)))))) && (!w_dte_10[5])) && (!(h114 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h71[11-1:8] == 0) || (h72[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h73 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h76[11-1:8] == 0) || (h77[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h78[11-1:0]} < h81)) || ((!(((h82 != 0) && (!(h89 != 0))) && (h96 <= 1))) && (!((r_CONTROL[17] && (h100 != 0)) && (h107 != 0)))))) && (!w_dte_10[5])) && (!(h114 != 0)))))) begin
                         h70 = 1;
                     end
                     rec_logged <= h70;
@@ -5568,7 +5591,7 @@ always @(posedge clk) begin: fsm
                     h181 = (({1'h0, h180} + 65536) - 1);
                     h182 = 16'h0;
                     h182 = (h177 & h181[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h127[11-1:8] == 0) || (h128[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h129 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h132[11-1:8] == 0) || (h133[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h134[11-1:0]} < h137)) || ((!(((h138 != 0) && (!(h145 != 0))) && (h152 <= 1))) && (!((r_CONTROL[17] && (h156 != 0)) && (h163 != 0)))))) && (!w_dte_10[5])) && (!(h170 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h127[11-1:8] == 0) || (h128[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h129 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h132[11-1:8] == 0) || (h133[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h134[11-1:0]} < h137)) || ((!(((h138 != 0) && (!(h145 != 0))) && (h152 <= 1))) && (!((r_CONTROL[17] && (h156 != 0)) && (h163 != 0)))))) && (!w_dte_10[5])) && (!(h170 != 0)))))) begin
                         h126 = h182;
                     end
                     else begin
@@ -5851,7 +5874,7 @@ always @(posedge clk) begin: fsm
                         h229 = h231;
                     end
                     h185 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h186[11-1:8] == 0) || (h187[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h188 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h191[11-1:8] == 0) || (h192[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h193[11-1:0]} < h196)) || ((!(((h197 != 0) && (!(h204 != 0))) && (h211 <= 1))) && (!((r_CONTROL[17] && (h215 != 0)) && (h222 != 0)))))) && (!w_dte_10[5])) && (!(h229 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h186[11-1:8] == 0) || (h187[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h188 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h191[11-1:8] == 0) || (h192[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h193[11-1:0]} < h196)) || ((!(((h197 != 0) && (!(h204 != 0))) && (h211 <= 1))) && (!((r_CONTROL[17] && (h215 != 0)) && (h222 != 0)))))) && (!w_dte_10[5])) && (!(h229 != 0)))))) begin
                         h185 = 1;
                     end
                     rec_logged <= h185;
@@ -6129,7 +6152,7 @@ always @(posedge clk) begin: fsm
                     h299 = (({1'h0, h298} + 65536) - 1);
                     h300 = 16'h0;
                     h300 = (h295 & h299[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h245[11-1:8] == 0) || (h246[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h247 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h250[11-1:8] == 0) || (h251[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h252[11-1:0]} < h255)) || ((!(((h256 != 0) && (!(h263 != 0))) && (h270 <= 1))) && (!((r_CONTROL[17] && (h274 != 0)) && (h281 != 0)))))) && (!w_dte_10[5])) && (!(h288 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h245[11-1:8] == 0) || (h246[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h247 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h250[11-1:8] == 0) || (h251[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h252[11-1:0]} < h255)) || ((!(((h256 != 0) && (!(h263 != 0))) && (h270 <= 1))) && (!((r_CONTROL[17] && (h274 != 0)) && (h281 != 0)))))) && (!w_dte_10[5])) && (!(h288 != 0)))))) begin
                         h244 = h300;
                     end
                     else begin
@@ -6388,7 +6411,7 @@ always @(posedge clk) begin: fsm
                         h349 = h351;
                     end
                     h305 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h306[11-1:8] == 0) || (h307[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h308 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h311[11-1:8] == 0) || (h312[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h313[11-1:0]} < h316)) || ((!(((h317 != 0) && (!(h324 != 0))) && (h331 <= 1))) && (!((r_CONTROL[17] && (h335 != 0)) && (h342 != 0)))))) && (!w_dte_10[5])) && (!(h349 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h306[11-1:8] == 0) || (h307[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h308 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h311[11-1:8] == 0) || (h312[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h313[11-1:0]} < h316)) || ((!(((h317 != 0) && (!(h324 != 0))) && (h331 <= 1))) && (!((r_CONTROL[17] && (h335 != 0)) && (h342 != 0)))))) && (!w_dte_10[5])) && (!(h349 != 0)))))) begin
                         h305 = 1;
                     end
                     rec_logged <= h305;
@@ -6640,7 +6663,7 @@ always @(posedge clk) begin: fsm
                     h413 = (({1'h0, h412} + 65536) - 1);
                     h414 = 16'h0;
                     h414 = (h409 & h413[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h359[11-1:8] == 0) || (h360[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h361 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h364[11-1:8] == 0) || (h365[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h366[11-1:0]} < h369)) || ((!(((h370 != 0) && (!(h377 != 0))) && (h384 <= 1))) && (!((r_CONTROL[17] && (h388 != 0)) && (h395 != 0)))))) && (!w_dte_10[5])) && (!(h402 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h359[11-1:8] == 0) || (h360[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h361 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h364[11-1:8] == 0) || (h365[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h366[11-1:0]} < h369)) || ((!(((h370 != 0) && (!(h377 != 0))) && (h384 <= 1))) && (!((r_CONTROL[17] && (h388 != 0)) && (h395 != 0)))))) && (!w_dte_10[5])) && (!(h402 != 0)))))) begin
                         h358 = h414;
                     end
                     else begin
@@ -6987,7 +7010,7 @@ always @(posedge clk) begin: fsm
                         h467 = h469;
                     end
                     h423 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h424[11-1:8] == 0) || (h425[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h426 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h429[11-1:8] == 0) || (h430[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h431[11-1:0]} < h434)) || ((!(((h435 != 0) && (!(h442 != 0))) && (h449 <= 1))) && (!((r_CONTROL[17] && (h453 != 0)) && (h460 != 0)))))) && (!w_dte_10[5])) && (!(h467 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h424[11-1:8] == 0) || (h425[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h426 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h429[11-1:8] == 0) || (h430[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h431[11-1:0]} < h434)) || ((!(((h435 != 0) && (!(h442 != 0))) && (h449 <= 1))) && (!((r_CONTROL[17] && (h453 != 0)) && (h460 != 0)))))) && (!w_dte_10[5])) && (!(h467 != 0)))))) begin
                         h423 = 1;
                     end
                     rec_logged <= h423;
@@ -7239,7 +7262,7 @@ always @(posedge clk) begin: fsm
                     h531 = (({1'h0, h530} + 65536) - 1);
                     h532 = 16'h0;
                     h532 = (h527 & h531[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h477[11-1:8] == 0) || (h478[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h479 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h482[11-1:8] == 0) || (h483[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h484[11-1:0]} < h487)) || ((!(((h488 != 0) && (!(h495 != 0))) && (h502 <= 1))) && (!((r_CONTROL[17] && (h506 != 0)) && (h513 != 0)))))) && (!w_dte_10[5])) && (!(h520 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h477[11-1:8] == 0) || (h478[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h479 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h482[11-1:8] == 0) || (h483[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h484[11-1:0]} < h487)) || ((!(((h488 != 0) && (!(h495 != 0))) && (h502 <= 1))) && (!((r_CONTROL[17] && (h506 != 0)) && (h513 != 0)))))) && (!w_dte_10[5])) && (!(h520 != 0)))))) begin
                         h476 = h532;
                     end
                     else begin
@@ -7262,7 +7285,7 @@ always @(posedge clk) begin: fsm
                     rec_irr <= 0;
                     st <= 5'b10001;
                 end
-                else if ((((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0)))) begin
+                else if ((((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0))))) begin
                     status <= 9;
                     rec_outcome <= 3;
                     rec_address <= 0;
@@ -7491,7 +7514,7 @@ always @(posedge clk) begin: fsm
                         h578 = h580;
                     end
                     h534 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h535[11-1:8] == 0) || (h536[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h537 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h540[11-1:8] == 0) || (h541[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h542[11-1:0]} < h545)) || ((!(((h546 != 0) && (!(h553 != 0))) && (h560 <= 1))) && (!((r_CONTROL[17] && (h564 != 0)) && (h571 != 0)))))) && (!w_dte_10[5])) && (!(h578 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h535[11-1:8] == 0) || (h536[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h537 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h540[11-1:8] == 0) || (h541[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h542[11-1:0]} < h545)) || ((!(((h546 != 0) && (!(h553 != 0))) && (h560 <= 1))) && (!((r_CONTROL[17] && (h564 != 0)) && (h571 != 0)))))) && (!w_dte_10[5])) && (!(h578 != 0)))))) begin
                         h534 = 1;
                     end
                     rec_logged <= h534;
@@ -7754,7 +7777,7 @@ always @(posedge clk) begin: fsm
                     h644 = (({1'h0, h643} + 65536) - 1);
                     h645 = 16'h0;
                     h645 = (h640 & h644[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h590[11-1:8] == 0) || (h591[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h592 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h595[11-1:8] == 0) || (h596[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h597[11-1:0]} < h600)) || ((!(((h601 != 0) && (!(h608 != 0))) && (h615 <= 1))) && (!((r_CONTROL[17] && (h619 != 0)) && (h626 != 0)))))) && (!w_dte_10[5])) && (!(h633 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h590[11-1:8] == 0) || (h591[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h592 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h595[11-1:8] == 0) || (h596[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h597[11-1:0]} < h600)) || ((!(((h601 != 0) && (!(h608 != 0))) && (h615 <= 1))) && (!((r_CONTROL[17] && (h619 != 0)) && (h626 != 0)))))) && (!w_dte_10[5])) && (!(h633 != 0)))))) begin
                         h589 = h645;
                     end
                     else begin
@@ -8107,7 +8130,7 @@ always @(posedge clk) begin: fsm
                         h696 = h698;
                     end
                     h652 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h653[11-1:8] == 0) || (h654[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h655 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h658[11-1:8] == 0) || (h659[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h660[11-1:0]} < h663)) || ((!(((h664 != 0) && (!(h671 != 0))) && (h678 <= 1))) && (!((r_CONTROL[17] && (h682 != 0)) && (h689 != 0)))))) && (!w_dte_10[5])) && (!(h696 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h653[11-1:8] == 0) || (h654[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h655 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h658[11-1:8] == 0) || (h659[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h660[11-1:0]} < h663)) || ((!(((h664 != 0) && (!(h671 != 0))) && (h678 <= 1))) && (!((r_CONTROL[17] && (h682 != 0)) && (h689 != 0)))))) && (!w_dte_10[5])) && (!(h696 != 0)))))) begin
                         h652 = 1;
                     end
                     rec_logged <= h652;
@@ -8445,7 +8468,7 @@ always @(posedge clk) begin: fsm
                     h774 = (({1'h0, h773} + 65536) - 1);
                     h775 = 16'h0;
                     h775 = (h770 & h774[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h720[11-1:8] == 0) || (h721[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h722 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h725[11-1:8] == 0) || (h726[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h727[11-1:0]} < h730)) || ((!(((h731 != 0) && (!(h738 != 0))) && (h745 <= 1))) && (!((r_CONTROL[17] && (h749 != 0)) && (h756 != 0)))))) && (!w_dte_10[5])) && (!(h763 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h720[11-1:8] == 0) || (h721[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h722 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h725[11-1:8] == 0) || (h726[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h727[11-1:0]} < h730)) || ((!(((h731 != 0) && (!(h738 != 0))) && (h745 <= 1))) && (!((r_CONTROL[17] && (h749 != 0)) && (h756 != 0)))))) && (!w_dte_10[5])) && (!(h763 != 0)))))) begin
                         h719 = h775;
                     end
                     else begin
@@ -8756,7 +8779,7 @@ always @(posedge clk) begin: fsm
                         h835 = h837;
                     end
                     h791 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h792[11-1:8] == 0) || (h793[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h794 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h797[11-1:8] == 0) || (h798[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h799[11-1:0]} < h802)) || ((!(((h803 != 0) && (!(h810 != 0))) && (h817 <= 1))) && (!((r_CONTROL[17] && (h821 != 0)) && (h828 != 0)))))) && (!w_dte_10[5])) && (!(h835 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h792[11-1:8] == 0) || (h793[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h794 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h797[11-1:8] == 0) || (h798[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h799[11-1:0]} < h802)) || ((!(((h803 != 0) && (!(h810 != 0))) && (h817 <= 1))) && (!((r_CONTROL[17] && (h821 != 0)) && (h828 != 0)))))) && (!w_dte_10[5])) && (!(h835 != 0)))))) begin
                         h791 = 1;
                     end
                     rec_logged <= h791;
@@ -8998,7 +9021,7 @@ always @(posedge clk) begin: fsm
                     h897 = (({1'h0, h896} + 65536) - 1);
                     h898 = 16'h0;
                     h898 = (h893 & h897[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h843[11-1:8] == 0) || (h844[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h845 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h848[11-1:8] == 0) || (h849[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h850[11-1:0]} < h853)) || ((!(((h854 != 0) && (!(h861 != 0))) && (h868 <= 1))) && (!((r_CONTROL[17] && (h872 != 0)) && (h879 != 0)))))) && (!w_dte_10[5])) && (!(h886 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h843[11-1:8] == 0) || (h844[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h845 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h848[11-1:8] == 0) || (h849[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h850[11-1:0]} < h853)) || ((!(((h854 != 0) && (!(h861 != 0))) && (h868 <= 1))) && (!((r_CONTROL[17] && (h872 != 0)) && (h879 != 0)))))) && (!w_dte_10[5])) && (!(h886 != 0)))))) begin
                         h842 = h898;
                     end
                     else begin
@@ -9243,7 +9266,7 @@ always @(posedge clk) begin: fsm
                         h943 = h945;
                     end
                     h899 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h900[11-1:8] == 0) || (h901[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h902 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h905[11-1:8] == 0) || (h906[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h907[11-1:0]} < h910)) || ((!(((h911 != 0) && (!(h918 != 0))) && (h925 <= 1))) && (!((r_CONTROL[17] && (h929 != 0)) && (h936 != 0)))))) && (!w_dte_10[5])) && (!(h943 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h900[11-1:8] == 0) || (h901[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h902 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h905[11-1:8] == 0) || (h906[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h907[11-1:0]} < h910)) || ((!(((h911 != 0) && (!(h918 != 0))) && (h925 <= 1))) && (!((r_CONTROL[17] && (h929 != 0)) && (h936 != 0)))))) && (!w_dte_10[5])) && (!(h943 != 0)))))) begin
                         h899 = 1;
                     end
                     rec_logged <= h899;
@@ -9501,7 +9524,7 @@ always @(posedge clk) begin: fsm
                     h1008 = (({1'h0, h1007} + 65536) - 1);
                     h1009 = 16'h0;
                     h1009 = (h1004 & h1008[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h954[11-1:8] == 0) || (h955[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h956 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h959[11-1:8] == 0) || (h960[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h961[11-1:0]} < h964)) || ((!(((h965 != 0) && (!(h972 != 0))) && (h979 <= 1))) && (!((r_CONTROL[17] && (h983 != 0)) && (h990 != 0)))))) && (!w_dte_10[5])) && (!(h997 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h954[11-1:8] == 0) || (h955[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h956 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h959[11-1:8] == 0) || (h960[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h961[11-1:0]} < h964)) || ((!(((h965 != 0) && (!(h972 != 0))) && (h979 <= 1))) && (!((r_CONTROL[17] && (h983 != 0)) && (h990 != 0)))))) && (!w_dte_10[5])) && (!(h997 != 0)))))) begin
                         h953 = h1009;
                     end
                     else begin
@@ -9816,7 +9839,7 @@ always @(posedge clk) begin: fsm
                         h1074 = h1076;
                     end
                     h1030 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1031[11-1:8] == 0) || (h1032[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1033 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1036[11-1:8] == 0) || (h1037[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1038[11-1:0]} < h1041)) || ((!(((h1042 != 0) && (!(h1049 != 0))) && (h1056 <= 1))) && (!((r_CONTROL[17] && (h1060 != 0)) && (h1067 != 0)))))) && (!w_dte_10[5])) && (!(h1074 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1031[11-1:8] == 0) || (h1032[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1033 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1036[11-1:8] == 0) || (h1037[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1038[11-1:0]} < h1041)) || ((!(((h1042 != 0) && (!(h1049 != 0))) && (h1056 <= 1))) && (!((r_CONTROL[17] && (h1060 != 0)) && (h1067 != 0)))))) && (!w_dte_10[5])) && (!(h1074 != 0)))))) begin
                         h1030 = 1;
                     end
                     rec_logged <= h1030;
@@ -10074,7 +10097,7 @@ always @(posedge clk) begin: fsm
                     h1142 = (({1'h0, h1141} + 65536) - 1);
                     h1143 = 16'h0;
                     h1143 = (h1138 & h1142[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1088[11-1:8] == 0) || (h1089[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1090 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1093[11-1:8] == 0) || (h1094[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1095[11-1:0]} < h1098)) || ((!(((h1099 != 0) && (!(h1106 != 0))) && (h1113 <= 1))) && (!((r_CONTROL[17] && (h1117 != 0)) && (h1124 != 0)))))) && (!w_dte_10[5])) && (!(h1131 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1088[11-1:8] == 0) || (h1089[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1090 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1093[11-1:8] == 0) || (h1094[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1095[11-1:0]} < h1098)) || ((!(((h1099 != 0) && (!(h1106 != 0))) && (h1113 <= 1))) && (!((r_CONTROL[17] && (h1117 != 0)) && (h1124 != 0)))))) && (!w_dte_10[5])) && (!(h1131 != 0)))))) begin
                         h1087 = h1143;
                     end
                     else begin
@@ -10565,7 +10588,7 @@ always @(posedge clk) begin: fsm
                         h1279 = h1281;
                     end
                     h1235 = 0;
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1236[11-1:8] == 0) || (h1237[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1238 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1241[11-1:8] == 0) || (h1242[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1243[11-1:0]} < h1246)) || ((!(((h1247 != 0) && (!(h1254 != 0))) && (h1261 <= 1))) && (!((r_CONTROL[17] && (h1265 != 0)) && (h1272 != 0)))))) && (!w_dte_10[5])) && (!(h1279 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1236[11-1:8] == 0) || (h1237[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1238 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1241[11-1:8] == 0) || (h1242[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1243[11-1:0]} < h1246)) || ((!(((h1247 != 0) && (!(h1254 != 0))) && (h1261 <= 1))) && (!((r_CONTROL[17] && (h1265 != 0)) && (h1272 != 0)))))) && (!w_dte_10[5])) && (!(h1279 != 0)))))) begin
                         h1235 = 1;
                     end
                     rec_logged <= h1235;
@@ -10899,7 +10922,7 @@ always @(posedge clk) begin: fsm
                     h1365 = (({1'h0, h1364} + 65536) - 1);
                     h1366 = 16'h0;
                     h1366 = (h1361 & h1365[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1311[11-1:8] == 0) || (h1312[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1313 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1316[11-1:8] == 0) || (h1317[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1318[11-1:0]} < h1321)) || ((!(((h1322 != 0) && (!(h1329 != 0))) && (h1336 <= 1))) && (!((r_CONTROL[17] && (h1340 != 0)) && (h1347 != 0)))))) && (!w_dte_10[5])) && (!(h1354 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1311[11-1:8] == 0) || (h1312[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1313 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1316[11-1:8] == 0) || (h1317[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1318[11-1:0]} < h1321)) || ((!(((h1322 != 0) && (!(h1329 != 0))) && (h1336 <= 1))) && (!((r_CONTROL[17] && (h1340 != 0)) && (h1347 != 0)))))) && (!w_dte_10[5])) && (!(h1354 != 0)))))) begin
                         h1310 = h1366;
                     end
                     else begin
@@ -11313,7 +11336,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1478 = h1480;
                     end
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1435[11-1:8] == 0) || (h1436[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1437 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1440[11-1:8] == 0) || (h1441[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1442[11-1:0]} < h1445)) || ((!(((h1446 != 0) && (!(h1453 != 0))) && (h1460 <= 1))) && (!((r_CONTROL[17] && (h1464 != 0)) && (h1471 != 0)))))) && (!w_dte_10[5])) && (!(h1478 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1435[11-1:8] == 0) || (h1436[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1437 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1440[11-1:8] == 0) || (h1441[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1442[11-1:0]} < h1445)) || ((!(((h1446 != 0) && (!(h1453 != 0))) && (h1460 <= 1))) && (!((r_CONTROL[17] && (h1464 != 0)) && (h1471 != 0)))))) && (!w_dte_10[5])) && (!(h1478 != 0)))))) begin
                         h1433 = 20'h0;
                         h1433 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
                         h1434 = 53'h0;
@@ -11560,7 +11583,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1530 = h1532;
                     end
-                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1487[11-1:8] == 0) || (h1488[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && (wk_t_host_hw_error != 0))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1489 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1492[11-1:8] == 0) || (h1493[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1494[11-1:0]} < h1497)) || ((!(((h1498 != 0) && (!(h1505 != 0))) && (h1512 <= 1))) && (!((r_CONTROL[17] && (h1516 != 0)) && (h1523 != 0)))))) && (!w_dte_10[5])) && (!(h1530 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h1487[11-1:8] == 0) || (h1488[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || ((((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])) && ((w_dte_0[58-1:56] == 3) || (w_dte_10[56-1:54] >= 2)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || (((((er_dte != 0) || ((wk_io_walked != 0) && (wk_io_hw_error != 0))) || (er_irt != 0)) || (er_irt_ga != 0)) || (((wk_g_walked != 0) && ((wk_g_hw_error != 0) || (wk_g_host_hw_error != 0))) || ((wk_t_walked != 0) && ((wk_t_hw_error != 0) || (wk_t_host_hw_error != 0)))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(((((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) || ((((e_kind != 2) && (e_at == 1)) && w_dte_8[32]) && (w_dte_0[12-1:9] != 0))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 7)) && r_CONTROL[16]) && w_dte_0[55]) && ((e_pv != 0) || w_dte_0[54])))) && (!(h1489 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))) || ((wk_g_walked != 0) && (!(wk_g_ok != 0)))) || (((wk_t_walked != 0) && (!(wk_t_ok != 0))) && (!(wk_t_host_translation != 0)))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h1492[11-1:8] == 0) || (h1493[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h1494[11-1:0]} < h1497)) || ((!(((h1498 != 0) && (!(h1505 != 0))) && (h1512 <= 1))) && (!((r_CONTROL[17] && (h1516 != 0)) && (h1523 != 0)))))) && (!w_dte_10[5])) && (!(h1530 != 0)))))) begin
                         h1485 = 20'h0;
                         h1485 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
                         h1486 = 53'h0;
@@ -36550,7 +36573,7 @@ end
 
 assign nested_t0_x_rnow = ((nested_t0_walker_host_guest_io0_st == 3'b101) && m_rvalid);
 
-always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0_a_us, nested_t0_walker_guest_guest_io0_a_xd, wn_t_done, nested_t0_h_r_frame, nested_t0_h_r_shift, nested_t0_walker_guest_guest_io0_hk_translate_h, nested_t0_walker_guest_guest_io0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest_guest_io0_le, nested_t0_walker_guest_guest_io0_lvl, nested_t0_walker_guest_guest_io0_pend_1, nested_t0_walker_guest_guest_io0_pend_2, nested_t0_walker_guest_guest_io0_pend_3, nested_t0_walker_guest_guest_io0_pend_4, nested_t0_walker_guest_guest_io0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_PKRU, wn_t_r_RFLAGS, wn_t_r_TRQ, nested_t0_walker_guest_guest_io0_sa_1, nested_t0_walker_guest_guest_io0_sa_2, nested_t0_walker_guest_guest_io0_sa_3, nested_t0_walker_guest_guest_io0_sa_4, nested_t0_walker_guest_guest_io0_sa_5, nested_t0_walker_guest_guest_io0_se_1, nested_t0_walker_guest_guest_io0_se_2, nested_t0_walker_guest_guest_io0_se_3, nested_t0_walker_guest_guest_io0_se_4, nested_t0_walker_guest_guest_io0_se_5, nested_t0_walker_guest_guest_io0_sg_1, nested_t0_walker_guest_guest_io0_sg_2, nested_t0_walker_guest_guest_io0_sg_3, nested_t0_walker_guest_guest_io0_sg_4, nested_t0_walker_guest_guest_io0_sg_5, nested_t0_walker_guest_guest_io0_st, wn_t_start, nested_t0_walker_guest_guest_io0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest_guest_io0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest_guest_io0_x_update_h, nested_t0_walker_guest_guest_io0_x_waddr_h, nested_t0_walker_guest_guest_io0_x_wdata_h) begin: nested_t0_walker_guest_guest_io0_logic
+always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0_a_us, nested_t0_walker_guest_guest_io0_a_xd, wn_t_done, nested_t0_h_r_frame, nested_t0_h_r_shift, nested_t0_walker_guest_guest_io0_hk_translate_h, nested_t0_walker_guest_guest_io0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest_guest_io0_le, nested_t0_walker_guest_guest_io0_lvl, nested_t0_walker_guest_guest_io0_pend_1, nested_t0_walker_guest_guest_io0_pend_2, nested_t0_walker_guest_guest_io0_pend_3, nested_t0_walker_guest_guest_io0_pend_4, nested_t0_walker_guest_guest_io0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_PKRU, wn_t_r_RFLAGS, wn_t_r_TRQ, nested_t0_walker_guest_guest_io0_sa_1, nested_t0_walker_guest_guest_io0_sa_2, nested_t0_walker_guest_guest_io0_sa_3, nested_t0_walker_guest_guest_io0_sa_4, nested_t0_walker_guest_guest_io0_sa_5, nested_t0_walker_guest_guest_io0_se_1, nested_t0_walker_guest_guest_io0_se_2, nested_t0_walker_guest_guest_io0_se_3, nested_t0_walker_guest_guest_io0_se_4, nested_t0_walker_guest_guest_io0_se_5, nested_t0_walker_guest_guest_io0_sg_1, nested_t0_walker_guest_guest_io0_sg_2, nested_t0_walker_guest_guest_io0_sg_3, nested_t0_walker_guest_guest_io0_sg_4, nested_t0_walker_guest_guest_io0_sg_5, nested_t0_walker_guest_guest_io0_st, wn_t_start, nested_t0_walker_guest_guest_io0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest_guest_io0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, m_rerr, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest_guest_io0_x_update_h, nested_t0_walker_guest_guest_io0_x_waddr_h, nested_t0_walker_guest_guest_io0_x_wdata_h) begin: nested_t0_walker_guest_guest_io0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -36667,6 +36690,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                 used = 1'b0;
                 if ((nested_t0_walker_guest_guest_io0_lvl == 5)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -36683,6 +36709,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                 end
                 if ((nested_t0_walker_guest_guest_io0_lvl == 4)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -36702,6 +36731,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -36722,6 +36754,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -36755,7 +36790,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                 else begin
                     case (nested_t0_walker_guest_guest_io0_lvl)
                         'h5: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -36773,7 +36810,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                             end
                         end
                         'h4: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -36792,7 +36831,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 1073733632) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -36834,7 +36875,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                 end
@@ -36854,7 +36897,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 2088960) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -36896,7 +36941,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if (((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                                 end
@@ -36915,7 +36962,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                             end
                         end
                         'h1: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                             end
@@ -37103,7 +37152,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
         3'b111: begin
             case (nested_t0_walker_guest_guest_io0_lvl)
                 'h5: begin
-                    if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if ((((nested_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -37121,7 +37172,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                     end
                 end
                 'h4: begin
-                    if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if ((((nested_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -37140,7 +37193,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                 end
                 'h3: begin
                     if ((nested_t0_walker_guest_guest_io0_le[7] && 1'b1)) begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((nested_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -37182,7 +37237,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                         end
                     end
                     else begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
                         end
@@ -37202,7 +37259,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                 end
                 'h2: begin
                     if (nested_t0_walker_guest_guest_io0_le[7]) begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((nested_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -37244,7 +37303,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                         end
                     end
                     else begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if (((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
                         end
@@ -37263,7 +37324,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                     end
                 end
                 'h1: begin
-                    if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if (((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
                     end
@@ -37346,6 +37409,7 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
         nested_t0_walker_guest_guest_io0_a_us <= 0;
         nested_t0_walker_guest_guest_io0_a_xd <= 0;
         wn_t_done <= 0;
+        nested_t0_walker_guest_guest_io0_ea <= 0;
         nested_t0_walker_guest_guest_io0_fault_k <= 0;
         nested_t0_walker_guest_guest_io0_flevel <= 0;
         nested_t0_walker_guest_guest_io0_hk_translate_h <= 0;
@@ -37370,6 +37434,7 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
         wn_t_o_r1_error_code <= 0;
         wn_t_o_r1_vector <= 0;
         wn_t_o_r_cr2 <= 0;
+        wn_t_o_r_entry <= 0;
         wn_t_o_r_error_code <= 0;
         wn_t_o_r_vector <= 0;
         wn_t_o_status <= 0;
@@ -37437,6 +37502,7 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                     nested_t0_walker_guest_guest_io0_pend_2 <= 1'b0;
                     nested_t0_walker_guest_guest_io0_pend_1 <= 1'b0;
                     nested_t0_walker_guest_guest_io0_le <= 0;
+                    nested_t0_walker_guest_guest_io0_ea <= 0;
                     in2 = wn_t_i_addr;
                     in3 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
@@ -37464,7 +37530,7 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                         in0 = in6;
                     end
                     if ((wn_t_r_CR4[5] && (wn_t_i_addr != in0))) begin
-                        nested_t0_walker_guest_guest_io0_fault_k <= 10;
+                        nested_t0_walker_guest_guest_io0_fault_k <= 11;
                         nested_t0_walker_guest_guest_io0_flevel <= 0;
                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                     end
@@ -37482,9 +37548,13 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
             end
             3'b001: begin
                 if (nested_t0_x_rnow) begin
+                    nested_t0_walker_guest_guest_io0_ea <= nested_t0_x_pa;
                     used = 1'b0;
                     if ((nested_t0_walker_guest_guest_io0_lvl == 5)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -37501,6 +37571,9 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                     end
                     if ((nested_t0_walker_guest_guest_io0_lvl == 4)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -37520,6 +37593,9 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -37540,6 +37616,9 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -37567,13 +37646,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                         nested_t0_walker_guest_guest_io0_le <= m_rdata;
                         case (nested_t0_walker_guest_guest_io0_lvl)
                             'h5: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_t0_walker_guest_guest_io0_flevel <= 5;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_t0_walker_guest_guest_io0_flevel <= 5;
+                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_t0_walker_guest_guest_io0_flevel <= 5;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -37589,13 +37673,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                 end
                             end
                             'h4: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_t0_walker_guest_guest_io0_flevel <= 4;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_t0_walker_guest_guest_io0_flevel <= 4;
+                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_t0_walker_guest_guest_io0_flevel <= 4;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -37612,13 +37701,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                             end
                             'h3: begin
                                 if ((m_rdata[7] && 1'b1)) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_t0_walker_guest_guest_io0_flevel <= 3;
+                                        nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37630,37 +37724,37 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                         v_xd = (nested_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if ((wn_t_k_user && (!v_us))) begin
-                                            nested_t0_walker_guest_guest_io0_fault_k <= 3;
-                                            nested_t0_walker_guest_guest_io0_flevel <= 3;
-                                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
-                                        end
-                                        else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 4;
                                             nested_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
+                                        else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 5;
                                             nested_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 6;
                                             nested_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((wn_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 7;
                                             nested_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
+                                        else if ((wn_t_k_fetch && v_xd)) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 8;
                                             nested_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 9;
+                                            nested_t0_walker_guest_guest_io0_flevel <= 3;
+                                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                        end
+                                        else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                            nested_t0_walker_guest_guest_io0_fault_k <= 10;
                                             nested_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
@@ -37684,13 +37778,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_t0_walker_guest_guest_io0_flevel <= 3;
+                                        nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37708,13 +37807,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                             end
                             'h2: begin
                                 if (m_rdata[7]) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_t0_walker_guest_guest_io0_flevel <= 2;
+                                        nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37726,37 +37830,37 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                         v_xd = (nested_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if ((wn_t_k_user && (!v_us))) begin
-                                            nested_t0_walker_guest_guest_io0_fault_k <= 3;
-                                            nested_t0_walker_guest_guest_io0_flevel <= 2;
-                                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
-                                        end
-                                        else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 4;
                                             nested_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
+                                        else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 5;
                                             nested_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 6;
                                             nested_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((wn_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 7;
                                             nested_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
+                                        else if ((wn_t_k_fetch && v_xd)) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 8;
                                             nested_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
                                             nested_t0_walker_guest_guest_io0_fault_k <= 9;
+                                            nested_t0_walker_guest_guest_io0_flevel <= 2;
+                                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                        end
+                                        else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                            nested_t0_walker_guest_guest_io0_fault_k <= 10;
                                             nested_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
@@ -37780,13 +37884,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_t0_walker_guest_guest_io0_flevel <= 2;
+                                        nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if (((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                        nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37803,13 +37912,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                 end
                             end
                             'h1: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_t0_walker_guest_guest_io0_flevel <= 1;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_t0_walker_guest_guest_io0_flevel <= 1;
+                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if (((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_t0_walker_guest_guest_io0_flevel <= 1;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -37821,37 +37935,37 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                     v_xd = (nested_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                     if ((wn_t_k_user && (!v_us))) begin
-                                        nested_t0_walker_guest_guest_io0_fault_k <= 3;
-                                        nested_t0_walker_guest_guest_io0_flevel <= 1;
-                                        nested_t0_walker_guest_guest_io0_st <= 3'b011;
-                                    end
-                                    else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 4;
                                         nested_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
+                                    else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 5;
                                         nested_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
+                                    else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 6;
                                         nested_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((wn_t_k_fetch && v_xd)) begin
+                                    else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 7;
                                         nested_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
+                                    else if ((wn_t_k_fetch && v_xd)) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 8;
                                         nested_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                    else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
                                         nested_t0_walker_guest_guest_io0_fault_k <= 9;
+                                        nested_t0_walker_guest_guest_io0_flevel <= 1;
+                                        nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                        nested_t0_walker_guest_guest_io0_fault_k <= 10;
                                         nested_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37946,15 +38060,16 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                 wn_t_o_aux <= 0;
                 wn_t_o_r_vector <= 14;
                 wn_t_o_r_error_code <= 0;
-                wn_t_o_r_error_code[0] <= (nested_t0_walker_guest_guest_io0_fault_k[4-1:0] != 1);
+                wn_t_o_r_error_code[0] <= (nested_t0_walker_guest_guest_io0_fault_k[4-1:0] != 2);
                 wn_t_o_r_error_code[1] <= wn_t_k_write;
                 wn_t_o_r_error_code[2] <= wn_t_k_user;
-                wn_t_o_r_error_code[3] <= (nested_t0_walker_guest_guest_io0_fault_k[4-1:0] == 2);
+                wn_t_o_r_error_code[3] <= (nested_t0_walker_guest_guest_io0_fault_k[4-1:0] == 3);
                 wn_t_o_r_error_code[4] <= (wn_t_k_fetch && (wn_t_r_CR4[20] || wn_t_r_EFER[11]));
-                wn_t_o_r_error_code[5] <= (((nested_t0_walker_guest_guest_io0_fault_k > 2) && (nested_t0_walker_guest_guest_io0_fault_k <= 9)) && (((wn_t_r_CR4[22] && nested_t0_walker_guest_guest_io0_a_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16])))));
+                wn_t_o_r_error_code[5] <= (((nested_t0_walker_guest_guest_io0_fault_k > 3) && (nested_t0_walker_guest_guest_io0_fault_k <= 10)) && (((wn_t_r_CR4[22] && nested_t0_walker_guest_guest_io0_a_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16])))));
                 wn_t_o_r_error_code[6] <= 1'b0;
                 wn_t_o_r_error_code[15] <= 1'b0;
                 wn_t_o_r_cr2 <= wn_t_i_addr;
+                wn_t_o_r_entry <= nested_t0_walker_guest_guest_io0_ea;
                 wn_t_o_r1_vector <= 13;
                 wn_t_o_r1_error_code <= 0;
                 wn_t_done <= 1'b1;
@@ -38036,13 +38151,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                 nested_t0_walker_guest_guest_io0_le <= nested_t0_walker_guest_guest_io0_le;
                 case (nested_t0_walker_guest_guest_io0_lvl)
                     'h5: begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_t0_walker_guest_guest_io0_flevel <= 5;
                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if ((((nested_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                             nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_t0_walker_guest_guest_io0_flevel <= 5;
+                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if ((((nested_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_t0_walker_guest_guest_io0_flevel <= 5;
                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -38058,13 +38178,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                         end
                     end
                     'h4: begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_t0_walker_guest_guest_io0_flevel <= 4;
                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if ((((nested_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                             nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_t0_walker_guest_guest_io0_flevel <= 4;
+                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if ((((nested_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_t0_walker_guest_guest_io0_flevel <= 4;
                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -38081,13 +38206,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                     end
                     'h3: begin
                         if ((nested_t0_walker_guest_guest_io0_le[7] && 1'b1)) begin
-                            if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((nested_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_t0_walker_guest_guest_io0_flevel <= 3;
+                                nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((nested_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38099,37 +38229,37 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                 v_xd = (nested_t0_walker_guest_guest_io0_a_xd || (nested_t0_walker_guest_guest_io0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if ((wn_t_k_user && (!v_us))) begin
-                                    nested_t0_walker_guest_guest_io0_fault_k <= 3;
-                                    nested_t0_walker_guest_guest_io0_flevel <= 3;
-                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
-                                end
-                                else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 4;
                                     nested_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
+                                else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 5;
                                     nested_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 6;
                                     nested_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((wn_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 7;
                                     nested_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
+                                else if ((wn_t_k_fetch && v_xd)) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 8;
                                     nested_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 9;
+                                    nested_t0_walker_guest_guest_io0_flevel <= 3;
+                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                    nested_t0_walker_guest_guest_io0_fault_k <= 10;
                                     nested_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -38153,13 +38283,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                             end
                         end
                         else begin
-                            if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
+                            else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_t0_walker_guest_guest_io0_flevel <= 3;
+                                nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
+                                nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38177,13 +38312,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                     end
                     'h2: begin
                         if (nested_t0_walker_guest_guest_io0_le[7]) begin
-                            if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((nested_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_t0_walker_guest_guest_io0_flevel <= 2;
+                                nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((nested_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38195,37 +38335,37 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                                 v_xd = (nested_t0_walker_guest_guest_io0_a_xd || (nested_t0_walker_guest_guest_io0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if ((wn_t_k_user && (!v_us))) begin
-                                    nested_t0_walker_guest_guest_io0_fault_k <= 3;
-                                    nested_t0_walker_guest_guest_io0_flevel <= 2;
-                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
-                                end
-                                else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 4;
                                     nested_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
+                                else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 5;
                                     nested_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 6;
                                     nested_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((wn_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 7;
                                     nested_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
+                                else if ((wn_t_k_fetch && v_xd)) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 8;
                                     nested_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
                                     nested_t0_walker_guest_guest_io0_fault_k <= 9;
+                                    nested_t0_walker_guest_guest_io0_flevel <= 2;
+                                    nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                    nested_t0_walker_guest_guest_io0_fault_k <= 10;
                                     nested_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -38249,13 +38389,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                             end
                         end
                         else begin
-                            if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                            else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_t0_walker_guest_guest_io0_flevel <= 2;
+                                nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if (((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                                nested_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38272,13 +38417,18 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                         end
                     end
                     'h1: begin
-                        if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_t0_walker_guest_guest_io0_flevel <= 1;
                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if (((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                        else if ((!nested_t0_walker_guest_guest_io0_le[0])) begin
                             nested_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_t0_walker_guest_guest_io0_flevel <= 1;
+                            nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if (((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                            nested_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_t0_walker_guest_guest_io0_flevel <= 1;
                             nested_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -38290,37 +38440,37 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                             v_xd = (nested_t0_walker_guest_guest_io0_a_xd || (nested_t0_walker_guest_guest_io0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
                             if ((wn_t_k_user && (!v_us))) begin
-                                nested_t0_walker_guest_guest_io0_fault_k <= 3;
-                                nested_t0_walker_guest_guest_io0_flevel <= 1;
-                                nested_t0_walker_guest_guest_io0_st <= 3'b011;
-                            end
-                            else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 4;
                                 nested_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
+                            else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 5;
                                 nested_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
+                            else if (((((!wn_t_k_user) && wn_t_k_write) && (!v_rw)) && wn_t_r_CR0[16])) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 6;
                                 nested_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((wn_t_k_fetch && v_xd)) begin
+                            else if ((((((!wn_t_k_user) && (!wn_t_k_fetch)) && v_us) && wn_t_r_CR4[21]) && (!wn_t_r_RFLAGS[18]))) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 7;
                                 nested_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
+                            else if ((wn_t_k_fetch && v_xd)) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 8;
                                 nested_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                            else if (((((!wn_t_k_user) && wn_t_k_fetch) && v_us) && wn_t_r_CR4[20])) begin
                                 nested_t0_walker_guest_guest_io0_fault_k <= 9;
+                                nested_t0_walker_guest_guest_io0_flevel <= 1;
+                                nested_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((wn_t_r_CR4[22] && v_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16]))))) begin
+                                nested_t0_walker_guest_guest_io0_fault_k <= 10;
                                 nested_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38358,4 +38508,4 @@ assign nested_t0_hb_HPT = wn_t_r_HPT;
 assign nested_t0_hb_TRQ = wn_t_r_TRQ;
 
 endmodule
-// virtspec conversion 0f62086a0f69404805634b0f of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 bfb4ce4ffbb565b0fe6cb4370cf722a9bdc3146d9447af31de3120633b60b7ea
+// virtspec conversion 6c13c7ba83dd4a1c39f5abc0 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 7c7b22b7c3a6f7883aa3c0b2b49784acbb2873f44a70c04cf78993bc21293618

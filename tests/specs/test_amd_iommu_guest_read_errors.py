@@ -11,15 +11,18 @@ iommu-facts.md 23.3 item 1) in the generated amd_iommu reference, worked out by 
   VirtualBox EVT_PAGE_TAB_HW_ERR_T); the address of a host entry, and of a GCR3 table entry
   (read at the system-physical address its host walk gave), is system-physical;
 - the GCR3 table and host I/O page table layouts as tests/specs/test_amd_iommu_gcr3.py
-  gives them (2.2.2.1, 2.2.3, 2.2.6).
+  gives them (2.2.2.1, 2.2.3, 2.2.6);
+- a guest (x86 long-mode) table entry whose read fails is PAGE_TAB_HARDWARE_ERROR too (a
+  table the IOMMU walks; guest_long_mode's hw_error, checked before the entry's bits), with
+  the system-physical address it was read at.
 
 A read that answers with an error returns no data: traced with op 3 and value 0.
 """
 import pytest
 
 from tests.specs.test_amd_iommu_gcr3 import (
-    CONTROL, DEV, DEVTAB, DMA_READ, DMA_WRITE, DOMAIN, E_IR, E_IW, GCR3, GV, IR, IW, LOG, LOG_ENTRY, PR, TABLE,
-    TAIL, TV, V, VA, dte, dte_reads, glx, mode,
+    CONTROL, DEV, DEVTAB, DMA_READ, DMA_WRITE, DOMAIN, E_IR, E_IW, GCR3, GUEST, GUEST_READS, GV, IR, IW, LOG,
+    LOG_ENTRY, PR, TABLE, TAIL, TV, V, VA, dte, dte_reads, glx, mode,
 )
 
 ABORTED = 3
@@ -131,3 +134,43 @@ def test_a_host_entry_read_error_in_the_guest_walk(ref):
         (0, HROOT + 32, 8, mem[HROOT + 32]), (0, 0x340008, 8, mem[0x340008]),
         (ERR, HROOT + 40, 8, 0)] + event(lo, HROOT + 40)
     assert (d["t"]["host_fault"], d["t"]["host_level"], d["t"]["level"]) == ("hw_error", 1, 3)
+
+
+@pytest.mark.parametrize("kind, rw", [(DMA_READ, 0), (DMA_WRITE, F_RW)])
+@pytest.mark.parametrize("failed, level", [(0x600008, 4), (0x603020, 1)])
+def test_a_guest_table_entry_read_error_without_host_tables(ref, kind, rw, failed, level):
+    """Mode 0, GLX = 0, PASID 5, the 4-level guest tables of test_amd_iommu_gcr3 (PML4E at
+    0x600008, PDPTE 0x601010, PDE 0x602018, PTE 0x603020): the PML4E's (or the PTE's) read
+    fails: guest_long_mode's hw_error at that level, before anything the entry holds is
+    judged; PAGE_TAB_HARDWARE_ERROR as for the GCR3 entry (GN = 1, PASID 5, RW), the address
+    the entry was read at (guest-physical = system-physical with Mode 0). Nothing is
+    written: no A or D update of the entries above."""
+    mem = {**dte(V | TV | mode(0) | GV | glx(0)), **GUEST}
+    out, trace, d = run(ref, mem, {failed}, kind)
+    lo = DEV | 5 << 32 | F_GN | rw | TARGET_ABORT | PAGE_TAB_HW << 60
+    assert out == {"exit": True, "rule": "guest_page_tab_hw_error", "fields": {
+        **out["fields"], "outcome": ABORTED, "code": PAGE_TAB_HW, "logged": 1, "entry_lo": lo,
+        "entry_hi": failed, "tail": (TAIL + 1) << 4}}
+    before = GUEST_READS[:GUEST_READS.index(failed)]
+    assert trace == dte_reads(mem) + [(0, a, 8, mem[a]) for a in before] + [(ERR, failed, 8, 0)] + event(lo, failed)
+    assert (d["t"]["fault"], d["t"]["level"], d["t"]["host_fault"]) == ("hw_error", level, None)
+
+
+def test_a_guest_table_entry_read_error_through_the_host_tables(ref):
+    """As test_a_host_entry_read_error_in_the_guest_walk's tables: the guest CR3 is GPA
+    0x4000, mapped by host entry HROOT + 4 * 8 to SPA 0x340000; the PML4E (index 1) is
+    GPA 0x4008, read at SPA 0x340008 after its host walk, and that read fails: the guest
+    walk's hw_error at level 4. The event's address is the system-physical 0x340008 the entry
+    was read at, not its guest-physical 0x4008 ([AMD] 2.5: "the system physical address of
+    the page table entry")."""
+    q0 = V | TV | mode(1) | HROOT | IR | IW | GV | glx(0) | 1 << 58
+    mem = {**dte(q0, q1=DOMAIN), HROOT + 8: host(0x0030_0000), 0x0030_0028: 0x4000 | 1,
+           HROOT + 32: host(0x0034_0000), 0x0034_0008: 0x5000 | TABLE}
+    out, trace, d = run(ref, mem, {0x340008})
+    lo = DEV | 5 << 32 | F_GN | TARGET_ABORT | PAGE_TAB_HW << 60
+    f = out["fields"]
+    assert (out["rule"], f["entry_lo"], f["entry_hi"]) == ("guest_page_tab_hw_error", lo, 0x340008)
+    assert trace == dte_reads(mem) + [
+        (0, HROOT + 8, 8, mem[HROOT + 8]), (0, 0x300028, 8, 0x4001), (0, HROOT + 32, 8, mem[HROOT + 32]),
+        (0, HROOT + 32, 8, mem[HROOT + 32]), (ERR, 0x340008, 8, 0)] + event(lo, 0x340008)
+    assert (d["t"]["fault"], d["t"]["level"], d["t"]["host_fault"]) == ("hw_error", 4, None)

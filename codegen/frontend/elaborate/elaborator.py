@@ -8,6 +8,7 @@ stage are collected in the DiagnosticBag; structural checks come after, in check
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import os
@@ -1332,6 +1333,10 @@ class Elaborator:
             if not m.has_failed(d.base.text):
                 self.bag.error("E0301", undefined(m, "regimes", d.base.text), d.base.span)
             return
+        if d.adds:
+            base = self._instance_adds(m, d, base)
+            if base is None:
+                return
         all_regs = self.all_registers(m)
         swap: dict[str, str] = {}
         ok = True
@@ -1402,6 +1407,56 @@ class Elaborator:
         m.regimes[d.name] = rename_registers(base, swap).model_copy(update={
             "name": d.name, "span": d.span, "cite": d.cite or base.cite, "doc": d.doc or base.doc,
             "instance_of": base.name, "instance_bindings": tuple(swap.items())})
+
+    def _instance_adds(self, m: Module, d: ast.RegimeInstance, base: ir.Regime) -> ir.Regime | None:
+        """BASE elaborated again with what the instance adds: its faults on `error` first (a
+        read that answered with an error is judged before anything the entry holds, E0334;
+        the base's fault kinds follow, one place later in the kinds a record compares with
+        `fault`), and its record fields after those of the base's record of the same name.
+        Elaborated in the base's file (its names), as if the base declared them; the base's
+        other users keep the base as it is. None after an error."""
+        parts = d.base.parts
+        bm = m.imports[parts[0]] if len(parts) == 2 and parts[0] in m.imports else m
+        decl = next((x for x in bm.ast.decls if getattr(x, "name", None) == parts[-1]), None)
+        if not isinstance(decl, ast.Regime):
+            root = f"regime '{base.instance_of}'" if base.instance_of else "the regime it instantiates"
+            self.bag.error("E0356", f"regime '{d.name}' adds faults or record fields to '{d.base.text}', which is "
+                           "itself an instance: expected a regime declared with its levels (`regime NAME { ... }`); "
+                           f"add them to an instance of {root}, with the register bindings of both", d.base.span)
+            return None
+        faults = [x for x in d.adds if isinstance(x, ast.Rule)]
+        records = {r.name: r for r in decl.items if isinstance(r, ast.Record)}
+        ok = True
+        for f in faults:
+            if "error" not in f.when.names() or f.where:
+                self.bag.error("E0354", f"expected fault '{f.name}', which regime '{d.name}' adds, to read `error` "
+                               "and apply to every entry (`fault NAME when error;`), not "
+                               f"{'a fault `at ' + f.where + '`' if f.where else 'one that does not read `error`'}: "
+                               "an instance adds a fault on a read that answered with an error only, checked "
+                               "before the base's faults; declare other faults in a regime of its own", f.span)
+                ok = False
+        for r in (x for x in d.adds if isinstance(x, ast.Record)):
+            if r.name not in records:
+                self.bag.error("E0355", f"expected a record of regime '{base.name}' to add fields to, not "
+                               f"'{r.name}'; {its_names('records', tuple(records))}", r.span,
+                               (f"regime '{base.name}' is declared here", base.span))
+                ok = False
+                continue
+            records[r.name] = dataclasses.replace(records[r.name], fields=records[r.name].fields + r.fields)
+        if not ok:
+            return None
+        items = tuple(faults) + tuple(records.get(x.name, x) if isinstance(x, ast.Record) else x for x in decl.items)
+        saved = bm.regimes.pop(d.name, None)
+        before = len(self.bag.errors)
+        self.regime(bm, dataclasses.replace(decl, name=d.name, items=items))
+        out = bm.regimes.pop(d.name, None)
+        if saved is not None:
+            bm.regimes[d.name] = saved
+        if out is None or len(self.bag.errors) > before:
+            return None
+        added = tuple(f.name for f in faults) + tuple(f"{r.name}.{f.name}" for r in d.adds
+                                                      if isinstance(r, ast.Record) for f in r.fields)
+        return out.model_copy(update={"name": base.name, "instance_of": base.name, "instance_adds": added})
 
     @staticmethod
     def _params_of(m: Module, parts: tuple[str, ...]) -> dict:
