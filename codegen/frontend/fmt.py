@@ -127,8 +127,9 @@ def _tokens(tree: Tree, text: str) -> list[_Item]:
             ctx = [compact] * len(kids)
         if rule in _BINDING_LISTS:
             braces = [k for k in kids if isinstance(k, Token) and k in ("{", "}")]
-            if len(braces) == 2:  # opened out if the author broke it over lines
-                kind = "open" if "\n" in text[braces[0].start_pos:braces[1].end_pos] else "inline"
+            if len(braces) == 2:  # opened out if the author broke it over lines, or if it holds a block
+                block = any(isinstance(k, Tree) and k.data == "record_decl" for k in kids)
+                kind = "open" if block or "\n" in text[braces[0].start_pos:braces[1].end_pos] else "inline"
                 lists.update({b.start_pos: kind for b in braces})
         stack.extend((k, rule, c, expr) for k, c in zip(reversed(kids), reversed(ctx)))
     return out

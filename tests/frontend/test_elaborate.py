@@ -685,6 +685,37 @@ def test_regime_instance_reads_other_registers(tmp_path):
     assert "expected the name of a context register for 'CR3'" in d.message
 
 
+def test_regime_instance_adds_a_fault_on_error_first_and_record_fields(tmp_path):
+    """`with { fault F when error; record R { ... } }`: the base elaborated again with F first
+    (kind 1: not_present, kind 1 in `walk`, is 2 here, in the record's `fault ==` too) and the
+    field after R's own; the base keeps its kinds and record. Register bindings come in the
+    same block."""
+    text = edit(WALK, "    record pf { code : 8 = fault; }",
+                "    check no_write when access.write && !leaf.RW;\n"
+                "    record pf { code : 8 = fault; np : 1 = fault == not_present; }")
+    text += ("register GCR3 : 64 { BASE [47:12]; }\n"
+             "regime g = walk with { CR3 = GCR3; fault read_error when error;\n"
+             "    record pf { at : 64 = read_address; } };\n"
+             # a read error is modelled where a unit walks (E0335)
+             "unit u { event { va : 48; write : 1; } context GCR3;\n"
+             "    walk w : g input event.va access { write = event.write; } with { GCR3 = GCR3; };\n"
+             "    record r { c : 64; } exit e when w.read_error { c = w.at; } }\n")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    base, g = spec.regime("walk"), spec.regime("g")
+    assert base.fault_kinds == ("not_present", "no_write") and [f.name for f in base.record.fields] == ["code", "np"]
+    assert g.fault_kinds == ("read_error", "not_present", "no_write")
+    assert [f.name for f in g.record.fields] == ["code", "np", "at"]
+    assert base.record.fields[1].value.args[1].value == 1 and g.record.fields[1].value.args[1].value == 2
+    assert (g.context, g.instance_of, g.instance_adds) == (("GCR3",), "walk", ("read_error", "pf.at"))
+    assert g.record.fields[2].value.name == "read_address" and g.root.args[0].name == "GCR3"
+
+
+def test_read_address_is_read_by_a_record_alone(tmp_path):
+    text = edit(WALK, "fault not_present when !P;", "fault not_present when !P || read_address == 0;")
+    d = only(compile_text(tmp_path, text), "E0353")
+    assert loc(d) == where(text, "read_address")
+
+
 def test_regime_instance_cannot_rebind_a_register_its_formats_read(tmp_path):
     """A format's `reserved ... if` reads a register by name, shared by every regime that
     uses the format: an instance rebinding that register would check the base's register

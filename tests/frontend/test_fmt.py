@@ -202,6 +202,22 @@ def test_one_item_per_line_and_spacing():
         "}\n")
 
 
+def test_an_instance_that_adds_a_record_opens_its_block_out():
+    """A binding list stays on one line as written; an instance's `with` block that holds a
+    record (a block of its own) is opened out, one item per line."""
+    src = ("spec t; regime g = w with { A = B; };\n"
+           "regime h = w with { fault e when error; record r { a : 64 = read_address; } };\n")
+    assert fmt_text(src) == (
+        "spec t;\n"
+        "regime g = w with { A = B; };\n"
+        "regime h = w with {\n"
+        "    fault e when error;\n"
+        "    record r {\n"
+        "        a : 64 = read_address;\n"
+        "    }\n"
+        "};\n")
+
+
 def test_pointer_and_frame_maps_are_spaced_like_operators():
     src = ("spec t; regime w{pointer PPN<<12;frame ADDR|HI<<(32);"
            "level 2 pd{index va[29:21];leaf big when PS page 2M frame ADDR|HI<<32;}}\n")
