@@ -334,6 +334,24 @@ def test_the_stimulus_draws_errors_on_both_stages_of_a_composition(nested_error)
     assert seen == {("guest", 2), ("guest", 1), ("host", False), ("host", True)}
 
 
+def test_amd_iommu_draws_errors_on_the_guest_tables(specs, generated):
+    """amd_iommu's guest stage (guest_long_mode, x86.long_mode with a fault on `error`) handles
+    a read error of a guest table entry: the stimulus draws one there too, the guest walk
+    ending with hw_error at the level of the entry (seed 3: the 20th scenario, at level 4)."""
+    spec, ref = specs["amd_iommu"], generated["amd_iommu"][0]
+    factory, draw = UnitScenarioFactory(spec), Draw(random.Random(3))
+    assert factory.error_faults["t"] == {"hw_error", "host_hw_error"}
+    for _ in range(100):
+        sc = factory.with_error(factory.make(draw), ref, draw, percent=100)
+        detail: dict = {}
+        ref.decide(dict(sc.memory), dict(sc.request), [], detail, errors=sc.errors)
+        if detail.get("t", {}).get("fault") == "hw_error":
+            assert detail["t"]["level"] in (5, 4, 3, 2, 1) and detail["t"]["host_fault"] is None
+            break
+    else:
+        pytest.fail("no guest table read error in 100 scenarios")
+
+
 def test_no_error_is_drawn_for_a_composition_whose_stages_handle_none():
     """tests/data/toy_nested_unit.vspec walks a composition with no fault on `error`."""
     factory = UnitScenarioFactory(compile_spec(DATA / "toy_nested_unit.vspec"))
