@@ -238,6 +238,7 @@ reg [0:0] wk_tr_t_host_permission;
 reg [0:0] wk_tr_t_host_reserved;
 reg [0:0] wk_tr_t_host_skipped_bits;
 reg [0:0] wk_tr_t_host_translation;
+reg [0:0] wk_tr_t_hw_error;
 reg [2:0] wk_tr_t_level;
 reg [0:0] wk_tr_t_non_canonical;
 reg [0:0] wk_tr_t_not_present;
@@ -279,6 +280,7 @@ reg [0:0] wn_tr_t_o_n_g_xd;
 reg [63:0] wn_tr_t_o_n_spa;
 reg [63:0] wn_tr_t_o_pa;
 reg [63:0] wn_tr_t_o_r_cr2;
+reg [63:0] wn_tr_t_o_r_entry;
 reg [31:0] wn_tr_t_o_r_error_code;
 reg [7:0] wn_tr_t_o_r_vector;
 reg [7:0] wn_tr_t_o_status;
@@ -365,6 +367,7 @@ reg [0:0] wk_io_t_host_permission;
 reg [0:0] wk_io_t_host_reserved;
 reg [0:0] wk_io_t_host_skipped_bits;
 reg [0:0] wk_io_t_host_translation;
+reg [0:0] wk_io_t_hw_error;
 reg [2:0] wk_io_t_level;
 reg [0:0] wk_io_t_non_canonical;
 reg [0:0] wk_io_t_not_present;
@@ -406,6 +409,7 @@ reg [0:0] wn_io_t_o_n_g_xd;
 reg [63:0] wn_io_t_o_n_spa;
 reg [63:0] wn_io_t_o_pa;
 reg [63:0] wn_io_t_o_r_cr2;
+reg [63:0] wn_io_t_o_r_entry;
 reg [31:0] wn_io_t_o_r_error_code;
 reg [7:0] wn_io_t_o_r_vector;
 reg [7:0] wn_io_t_o_status;
@@ -740,7 +744,7 @@ reg [63:0] nested_tr_g0_walker_host_gcr3_walk0_se_4;
 reg [63:0] nested_tr_g0_walker_host_gcr3_walk0_se_5;
 reg [63:0] nested_tr_g0_walker_host_gcr3_walk0_se_6;
 reg [2:0] nested_tr_g0_walker_host_gcr3_walk0_st;
-reg [51:0] nested_tr_g0_walker_guest_gcr3_walk0_a_tbl;
+reg [63:0] nested_tr_g0_walker_guest_gcr3_walk0_ea;
 reg [7:0] nested_tr_g0_walker_guest_gcr3_walk0_fault_k;
 reg [2:0] nested_tr_g0_walker_guest_gcr3_walk0_flevel;
 reg nested_tr_g0_walker_guest_gcr3_walk0_hk_translate_h;
@@ -825,6 +829,7 @@ reg [2:0] nested_tr_t0_walker_host_guest_io0_st;
 reg nested_tr_t0_walker_guest_guest_io0_a_rw;
 reg nested_tr_t0_walker_guest_guest_io0_a_us;
 reg nested_tr_t0_walker_guest_guest_io0_a_xd;
+reg [63:0] nested_tr_t0_walker_guest_guest_io0_ea;
 reg [7:0] nested_tr_t0_walker_guest_guest_io0_fault_k;
 reg [2:0] nested_tr_t0_walker_guest_guest_io0_flevel;
 reg nested_tr_t0_walker_guest_guest_io0_hk_translate_h;
@@ -949,7 +954,7 @@ reg [63:0] nested_io_g0_walker_host_gcr3_walk1_se_4;
 reg [63:0] nested_io_g0_walker_host_gcr3_walk1_se_5;
 reg [63:0] nested_io_g0_walker_host_gcr3_walk1_se_6;
 reg [2:0] nested_io_g0_walker_host_gcr3_walk1_st;
-reg [51:0] nested_io_g0_walker_guest_gcr3_walk1_a_tbl;
+reg [63:0] nested_io_g0_walker_guest_gcr3_walk1_ea;
 reg [7:0] nested_io_g0_walker_guest_gcr3_walk1_fault_k;
 reg [2:0] nested_io_g0_walker_guest_gcr3_walk1_flevel;
 reg nested_io_g0_walker_guest_gcr3_walk1_hk_translate_h;
@@ -1034,6 +1039,7 @@ reg [2:0] nested_io_t0_walker_host_guest_io1_st;
 reg nested_io_t0_walker_guest_guest_io1_a_rw;
 reg nested_io_t0_walker_guest_guest_io1_a_us;
 reg nested_io_t0_walker_guest_guest_io1_a_xd;
+reg [63:0] nested_io_t0_walker_guest_guest_io1_ea;
 reg [7:0] nested_io_t0_walker_guest_guest_io1_fault_k;
 reg [2:0] nested_io_t0_walker_guest_guest_io1_flevel;
 reg nested_io_t0_walker_guest_guest_io1_hk_translate_h;
@@ -6754,6 +6760,7 @@ always @(posedge clk) begin: fsm
         wk_io_t_host_reserved <= 0;
         wk_io_t_host_skipped_bits <= 0;
         wk_io_t_host_translation <= 0;
+        wk_io_t_hw_error <= 0;
         wk_io_t_level <= 0;
         wk_io_t_non_canonical <= 0;
         wk_io_t_not_present <= 0;
@@ -6838,6 +6845,7 @@ always @(posedge clk) begin: fsm
         wk_tr_t_host_reserved <= 0;
         wk_tr_t_host_skipped_bits <= 0;
         wk_tr_t_host_translation <= 0;
+        wk_tr_t_hw_error <= 0;
         wk_tr_t_level <= 0;
         wk_tr_t_non_canonical <= 0;
         wk_tr_t_not_present <= 0;
@@ -9159,6 +9167,7 @@ always @(posedge clk) begin: fsm
                 wk_tr_t_host_level <= 0;
                 wk_tr_t_fault <= 0;
                 wk_tr_t_host_fault <= 0;
+                wk_tr_t_hw_error <= 0;
                 wk_tr_t_not_present <= 0;
                 wk_tr_t_reserved <= 0;
                 wk_tr_t_user_supervisor <= 0;
@@ -9180,6 +9189,7 @@ always @(posedge clk) begin: fsm
                 wk_tr_t_vector <= 0;
                 wk_tr_t_error_code <= 0;
                 wk_tr_t_cr2 <= 0;
+                wk_tr_t_entry <= 0;
                 wk_tr_t_PR <= 0;
                 wk_tr_t_RZ <= 0;
                 wk_tr_t_PE <= 0;
@@ -9190,7 +9200,6 @@ always @(posedge clk) begin: fsm
                 wk_tr_t_g_rw <= 0;
                 wk_tr_t_g_us <= 0;
                 wk_tr_t_g_xd <= 0;
-                wk_tr_t_entry <= 0;
                 if (((cl_vf_dma != 0) && (wk_tr_g_ok != 0))) begin
                     h231 = 64'h0;
                     h231 = (e_addr >>> 12);
@@ -9304,33 +9313,36 @@ always @(posedge clk) begin: fsm
                         wk_tr_t_fault <= wn_tr_t_o_status;
                         wk_tr_t_level <= wn_tr_t_o_level;
                         if ((wn_tr_t_o_status == 1)) begin
-                            wk_tr_t_not_present <= 1;
+                            wk_tr_t_hw_error <= 1;
                         end
                         if ((wn_tr_t_o_status == 2)) begin
-                            wk_tr_t_reserved <= 1;
+                            wk_tr_t_not_present <= 1;
                         end
                         if ((wn_tr_t_o_status == 3)) begin
-                            wk_tr_t_user_supervisor <= 1;
+                            wk_tr_t_reserved <= 1;
                         end
                         if ((wn_tr_t_o_status == 4)) begin
-                            wk_tr_t_user_write <= 1;
+                            wk_tr_t_user_supervisor <= 1;
                         end
                         if ((wn_tr_t_o_status == 5)) begin
-                            wk_tr_t_supervisor_write <= 1;
+                            wk_tr_t_user_write <= 1;
                         end
                         if ((wn_tr_t_o_status == 6)) begin
-                            wk_tr_t_smap <= 1;
+                            wk_tr_t_supervisor_write <= 1;
                         end
                         if ((wn_tr_t_o_status == 7)) begin
-                            wk_tr_t_execute_disable <= 1;
+                            wk_tr_t_smap <= 1;
                         end
                         if ((wn_tr_t_o_status == 8)) begin
-                            wk_tr_t_smep <= 1;
+                            wk_tr_t_execute_disable <= 1;
                         end
                         if ((wn_tr_t_o_status == 9)) begin
-                            wk_tr_t_protection_key <= 1;
+                            wk_tr_t_smep <= 1;
                         end
                         if ((wn_tr_t_o_status == 10)) begin
+                            wk_tr_t_protection_key <= 1;
+                        end
+                        if ((wn_tr_t_o_status == 11)) begin
                             wk_tr_t_non_canonical <= 1;
                         end
                         case (wn_tr_t_o_status)
@@ -9338,46 +9350,61 @@ always @(posedge clk) begin: fsm
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h2: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h3: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h4: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h5: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h6: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h7: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h8: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                             'h9: begin
                                 wk_tr_t_vector <= wn_tr_t_o_r_vector;
                                 wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
                                 wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
+                            end
+                            'ha: begin
+                                wk_tr_t_vector <= wn_tr_t_o_r_vector;
+                                wk_tr_t_error_code <= wn_tr_t_o_r_error_code;
+                                wk_tr_t_cr2 <= wn_tr_t_o_r_cr2;
+                                wk_tr_t_entry <= wn_tr_t_o_r_entry;
                             end
                         endcase
                     end
@@ -9610,7 +9637,7 @@ always @(posedge clk) begin: fsm
                         h263 = 1'h0;
                         h263 = (h262[1-1:0] & 1);
                         h257 = 0;
-                        if (((h259 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h261 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h263 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h259 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h261 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h263 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h257 = 1;
                         end
                         cl_tr_logged <= h257;
@@ -9668,7 +9695,7 @@ always @(posedge clk) begin: fsm
                         h285 = (r_EVT_LOG_TAIL >>> 4);
                         h286 = 15'h0;
                         h286 = (h285[15-1:0] & 32767);
-                        if (((h270 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h272 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h274 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h270 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h272 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h274 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h268 = h284;
                         end
                         else begin
@@ -9743,7 +9770,7 @@ always @(posedge clk) begin: fsm
                         h298 = 1'h0;
                         h298 = (h297[1-1:0] & 1);
                         h292 = 0;
-                        if (((h294 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h296 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h298 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h294 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h296 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h298 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h292 = 1;
                         end
                         cl_tr_logged <= h292;
@@ -9808,7 +9835,7 @@ always @(posedge clk) begin: fsm
                         h322 = (r_EVT_LOG_TAIL >>> 4);
                         h323 = 15'h0;
                         h323 = (h322[15-1:0] & 32767);
-                        if (((h307 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h309 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h311 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h307 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h309 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h311 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h305 = h321;
                         end
                         else begin
@@ -9849,7 +9876,7 @@ always @(posedge clk) begin: fsm
                         h332 = 1'h0;
                         h332 = (h331[1-1:0] & 1);
                         h326 = 0;
-                        if (((h328 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h330 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h332 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h328 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h330 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h332 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h326 = 1;
                         end
                         cl_tr_logged <= h326;
@@ -9903,7 +9930,7 @@ always @(posedge clk) begin: fsm
                         h353 = (r_EVT_LOG_TAIL >>> 4);
                         h354 = 15'h0;
                         h354 = (h353[15-1:0] & 32767);
-                        if (((h338 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h340 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h342 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h338 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h340 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h342 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h336 = h352;
                         end
                         else begin
@@ -10062,7 +10089,7 @@ always @(posedge clk) begin: fsm
                         h383 = 1'h0;
                         h383 = (h382[1-1:0] & 1);
                         h377 = 0;
-                        if (((h379 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h381 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h383 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h379 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h381 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h383 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h377 = 1;
                         end
                         cl_tr_logged <= h377;
@@ -10112,7 +10139,7 @@ always @(posedge clk) begin: fsm
                         h401 = (r_EVT_LOG_TAIL >>> 4);
                         h402 = 15'h0;
                         h402 = (h401[15-1:0] & 32767);
-                        if (((h386 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h388 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h390 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h386 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h388 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h390 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h384 = h400;
                         end
                         else begin
@@ -10127,7 +10154,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_ga_log <= 0;
                         cl_tr_irr <= 0;
                     end
-                    else if ((((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0)))) begin
+                    else if ((((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0))))) begin
                         cl_tr_exit <= 1;
                         cl_tr_guest_page_tab_hw_error <= 1;
                         cl_tr_outcome <= 3;
@@ -10153,7 +10180,7 @@ always @(posedge clk) begin: fsm
                         h409 = 1'h0;
                         h409 = (h408[1-1:0] & 1);
                         h403 = 0;
-                        if (((h405 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h407 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h409 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h405 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h407 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h409 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h403 = 1;
                         end
                         cl_tr_logged <= h403;
@@ -10210,7 +10237,7 @@ always @(posedge clk) begin: fsm
                         h428 = (r_EVT_LOG_TAIL >>> 4);
                         h429 = 15'h0;
                         h429 = (h428[15-1:0] & 32767);
-                        if (((h413 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h415 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h417 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h413 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h415 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h417 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h411 = h427;
                         end
                         else begin
@@ -10354,7 +10381,7 @@ always @(posedge clk) begin: fsm
                         h445 = 1'h0;
                         h445 = (h444[1-1:0] & 1);
                         h439 = 0;
-                        if (((h441 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h443 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h445 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h441 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h443 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h445 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h439 = 1;
                         end
                         cl_tr_logged <= h439;
@@ -10468,7 +10495,7 @@ always @(posedge clk) begin: fsm
                         h474 = (r_EVT_LOG_TAIL >>> 4);
                         h475 = 15'h0;
                         h475 = (h474[15-1:0] & 32767);
-                        if (((h459 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h461 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h463 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h459 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h461 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h463 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h457 = h473;
                         end
                         else begin
@@ -10579,7 +10606,7 @@ always @(posedge clk) begin: fsm
                         h499 = 1'h0;
                         h499 = (h498[1-1:0] & 1);
                         h493 = 0;
-                        if (((h495 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h497 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h499 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h495 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h497 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h499 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h493 = 1;
                         end
                         cl_tr_logged <= h493;
@@ -10635,7 +10662,7 @@ always @(posedge clk) begin: fsm
                         h520 = (r_EVT_LOG_TAIL >>> 4);
                         h521 = 15'h0;
                         h521 = (h520[15-1:0] & 32767);
-                        if (((h505 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h507 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h509 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h505 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h507 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h509 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h503 = h519;
                         end
                         else begin
@@ -10676,7 +10703,7 @@ always @(posedge clk) begin: fsm
                         h528 = 1'h0;
                         h528 = (h527[1-1:0] & 1);
                         h522 = 0;
-                        if (((h524 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h526 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h528 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h524 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h526 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h528 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h522 = 1;
                         end
                         cl_tr_logged <= h522;
@@ -10751,7 +10778,7 @@ always @(posedge clk) begin: fsm
                         h555 = (r_EVT_LOG_TAIL >>> 4);
                         h556 = 15'h0;
                         h556 = (h555[15-1:0] & 32767);
-                        if (((h540 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h542 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h544 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h540 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h542 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h544 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h538 = h554;
                         end
                         else begin
@@ -10902,7 +10929,7 @@ always @(posedge clk) begin: fsm
                         h591 = 1'h0;
                         h591 = (h590[1-1:0] & 1);
                         h585 = 0;
-                        if (((h587 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h589 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h591 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h587 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h589 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h591 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h585 = 1;
                         end
                         cl_tr_logged <= h585;
@@ -10970,7 +10997,7 @@ always @(posedge clk) begin: fsm
                         h616 = (r_EVT_LOG_TAIL >>> 4);
                         h617 = 15'h0;
                         h617 = (h616[15-1:0] & 32767);
-                        if (((h601 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h603 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h605 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h601 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h603 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h605 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h599 = h615;
                         end
                         else begin
@@ -11199,7 +11226,7 @@ always @(posedge clk) begin: fsm
                         h665 = 1'h0;
                         h665 = (h664[1-1:0] & 1);
                         h659 = 0;
-                        if (((h661 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h663 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h665 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h661 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h663 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h665 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h659 = 1;
                         end
                         cl_tr_logged <= h659;
@@ -11319,7 +11346,7 @@ always @(posedge clk) begin: fsm
                         h704 = (r_EVT_LOG_TAIL >>> 4);
                         h705 = 15'h0;
                         h705 = (h704[15-1:0] & 32767);
-                        if (((h689 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h691 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h693 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h689 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h691 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h693 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h687 = h703;
                         end
                         else begin
@@ -11701,7 +11728,7 @@ always @(posedge clk) begin: fsm
                     h725 = (r_CONTROL >>> 16);
                     h726 = 1'h0;
                     h726 = (h725[1-1:0] & 1);
-                    if (((cl_tr_exit != 0) && ((h722 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h724 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h726 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_tr_exit != 0) && ((h722 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h724 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h726 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
                         h715 = 64'h0;
                         h715 = (r_EVT_LOG_BAR >>> 12);
                         h716 = 40'h0;
@@ -11752,7 +11779,7 @@ always @(posedge clk) begin: fsm
                     h737 = (r_CONTROL >>> 16);
                     h738 = 1'h0;
                     h738 = (h737[1-1:0] & 1);
-                    if (((cl_tr_exit != 0) && ((h734 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h736 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h738 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && (wk_tr_t_host_hw_error != 0))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_tr_exit != 0) && ((h734 != 0) && ((((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h736 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))) || 1'b0) || ((1'b1 && (!(((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || (((((((((1'b0 || ((1'b1 && w_tr_dte_8[32]) && (w_tr_dte_0[12-1:9] != 0))) && w_tr_dte_0[0]) && (!((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]))) && w_tr_dte_0[1]) && (w_tr_dte_0[12-1:9] != 7)) && (h738 != 0)) && w_tr_dte_0[55]) && (1'b0 || w_tr_dte_0[54])) && ((w_tr_dte_0[58-1:56] == 3) || (w_tr_dte_10[56-1:54] >= 2)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_tr_g_walked != 0) && ((wk_tr_g_hw_error != 0) || (wk_tr_g_host_hw_error != 0))) || ((wk_tr_t_walked != 0) && ((wk_tr_t_hw_error != 0) || (wk_tr_t_host_hw_error != 0)))))) || ((1'b0 || (1'b1 && (((((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))) || ((wk_tr_g_walked != 0) && (!(wk_tr_g_ok != 0)))) || (((wk_tr_t_walked != 0) && (!(wk_tr_t_ok != 0))) && (!(wk_tr_t_host_translation != 0)))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
                         h727 = 64'h0;
                         h727 = (r_EVT_LOG_BAR >>> 12);
                         h728 = 40'h0;
@@ -12183,6 +12210,7 @@ always @(posedge clk) begin: fsm
                 wk_io_t_host_level <= 0;
                 wk_io_t_fault <= 0;
                 wk_io_t_host_fault <= 0;
+                wk_io_t_hw_error <= 0;
                 wk_io_t_not_present <= 0;
                 wk_io_t_reserved <= 0;
                 wk_io_t_user_supervisor <= 0;
@@ -12204,6 +12232,7 @@ always @(posedge clk) begin: fsm
                 wk_io_t_vector <= 0;
                 wk_io_t_error_code <= 0;
                 wk_io_t_cr2 <= 0;
+                wk_io_t_entry <= 0;
                 wk_io_t_PR <= 0;
                 wk_io_t_RZ <= 0;
                 wk_io_t_PE <= 0;
@@ -12214,7 +12243,6 @@ always @(posedge clk) begin: fsm
                 wk_io_t_g_rw <= 0;
                 wk_io_t_g_us <= 0;
                 wk_io_t_g_xd <= 0;
-                wk_io_t_entry <= 0;
                 if (1'b0) begin
                     h772 = 65'h0;
                     h773 = 65'h0;
@@ -12366,33 +12394,36 @@ always @(posedge clk) begin: fsm
                         wk_io_t_fault <= wn_io_t_o_status;
                         wk_io_t_level <= wn_io_t_o_level;
                         if ((wn_io_t_o_status == 1)) begin
-                            wk_io_t_not_present <= 1;
+                            wk_io_t_hw_error <= 1;
                         end
                         if ((wn_io_t_o_status == 2)) begin
-                            wk_io_t_reserved <= 1;
+                            wk_io_t_not_present <= 1;
                         end
                         if ((wn_io_t_o_status == 3)) begin
-                            wk_io_t_user_supervisor <= 1;
+                            wk_io_t_reserved <= 1;
                         end
                         if ((wn_io_t_o_status == 4)) begin
-                            wk_io_t_user_write <= 1;
+                            wk_io_t_user_supervisor <= 1;
                         end
                         if ((wn_io_t_o_status == 5)) begin
-                            wk_io_t_supervisor_write <= 1;
+                            wk_io_t_user_write <= 1;
                         end
                         if ((wn_io_t_o_status == 6)) begin
-                            wk_io_t_smap <= 1;
+                            wk_io_t_supervisor_write <= 1;
                         end
                         if ((wn_io_t_o_status == 7)) begin
-                            wk_io_t_execute_disable <= 1;
+                            wk_io_t_smap <= 1;
                         end
                         if ((wn_io_t_o_status == 8)) begin
-                            wk_io_t_smep <= 1;
+                            wk_io_t_execute_disable <= 1;
                         end
                         if ((wn_io_t_o_status == 9)) begin
-                            wk_io_t_protection_key <= 1;
+                            wk_io_t_smep <= 1;
                         end
                         if ((wn_io_t_o_status == 10)) begin
+                            wk_io_t_protection_key <= 1;
+                        end
+                        if ((wn_io_t_o_status == 11)) begin
                             wk_io_t_non_canonical <= 1;
                         end
                         case (wn_io_t_o_status)
@@ -12400,46 +12431,61 @@ always @(posedge clk) begin: fsm
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h2: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h3: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h4: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h5: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h6: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h7: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h8: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h9: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
+                            end
+                            'ha: begin
+                                wk_io_t_vector <= wn_io_t_o_r_vector;
+                                wk_io_t_error_code <= wn_io_t_o_r_error_code;
+                                wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                         endcase
                     end
@@ -38038,15 +38084,8 @@ end
 
 assign nested_tr_g0_x_rnow = ((nested_tr_g0_walker_host_gcr3_walk0_st == 3'b101) && m_rvalid);
 
-always @(nested_tr_g0_walker_guest_gcr3_walk0_a_tbl, wn_tr_g_done, nested_tr_g0_walker_guest_gcr3_walk0_flevel, nested_tr_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_tr_g0_walker_guest_gcr3_walk0_hk_write_h, wn_tr_g_i_addr, nested_tr_g0_walker_guest_gcr3_walk0_lvl, nested_tr_g0_walker_guest_gcr3_walk0_pend_1, nested_tr_g0_walker_guest_gcr3_walk0_pend_2, nested_tr_g0_walker_guest_gcr3_walk0_pend_3, wn_tr_g_r_GCR3_TRP, nested_tr_g0_walker_guest_gcr3_walk0_sa_1, nested_tr_g0_walker_guest_gcr3_walk0_sa_2, nested_tr_g0_walker_guest_gcr3_walk0_sa_3, nested_tr_g0_walker_guest_gcr3_walk0_se_1, nested_tr_g0_walker_guest_gcr3_walk0_se_2, nested_tr_g0_walker_guest_gcr3_walk0_se_3, nested_tr_g0_walker_guest_gcr3_walk0_st, wn_tr_g_start, nested_tr_g0_walker_guest_gcr3_walk0_x_addr_h, nested_tr_g0_x_done, nested_tr_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_tr_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_tr_g0_x_rnow, nested_tr_g0_x_status, nested_tr_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_tr_g0_walker_guest_gcr3_walk0_x_wdata_h) begin: nested_tr_g0_walker_guest_gcr3_walk0_logic
+always @(wn_tr_g_done, nested_tr_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_tr_g0_walker_guest_gcr3_walk0_hk_write_h, wn_tr_g_i_addr, nested_tr_g0_walker_guest_gcr3_walk0_lvl, nested_tr_g0_walker_guest_gcr3_walk0_pend_1, nested_tr_g0_walker_guest_gcr3_walk0_pend_2, nested_tr_g0_walker_guest_gcr3_walk0_pend_3, wn_tr_g_r_GCR3_TRP, nested_tr_g0_walker_guest_gcr3_walk0_sa_1, nested_tr_g0_walker_guest_gcr3_walk0_sa_2, nested_tr_g0_walker_guest_gcr3_walk0_sa_3, nested_tr_g0_walker_guest_gcr3_walk0_se_1, nested_tr_g0_walker_guest_gcr3_walk0_se_2, nested_tr_g0_walker_guest_gcr3_walk0_se_3, nested_tr_g0_walker_guest_gcr3_walk0_st, wn_tr_g_start, nested_tr_g0_walker_guest_gcr3_walk0_x_addr_h, nested_tr_g0_x_done, nested_tr_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_tr_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_tr_g0_x_rnow, nested_tr_g0_x_status, nested_tr_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_tr_g0_walker_guest_gcr3_walk0_x_wdata_h) begin: nested_tr_g0_walker_guest_gcr3_walk0_logic
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     nested_tr_g0_x_valid = 1'b0;
     nested_tr_g0_x_pwrite = nested_tr_g0_walker_guest_gcr3_walk0_x_pwrite_h;
     nested_tr_g0_x_addr = nested_tr_g0_walker_guest_gcr3_walk0_x_addr_h;
@@ -38056,7 +38095,6 @@ always @(nested_tr_g0_walker_guest_gcr3_walk0_a_tbl, wn_tr_g_done, nested_tr_g0_
     nested_tr_g0_hk_write = nested_tr_g0_walker_guest_gcr3_walk0_hk_write_h;
     nested_tr_g0_hk_translate = nested_tr_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending = 1'b0;
-    v_tbl = 52'h0;
     if (wn_tr_g_done) begin
     end
     case (nested_tr_g0_walker_guest_gcr3_walk0_st)
@@ -38097,7 +38135,6 @@ always @(nested_tr_g0_walker_guest_gcr3_walk0_a_tbl, wn_tr_g_done, nested_tr_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_tr_g0_x_valid = 1'b1;
                             nested_tr_g0_x_pwrite = 1'b0;
                             nested_tr_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_tr_g_i_addr[30-1:21], 3'h0});
@@ -38112,7 +38149,6 @@ always @(nested_tr_g0_walker_guest_gcr3_walk0_a_tbl, wn_tr_g_done, nested_tr_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_tr_g0_x_valid = 1'b1;
                             nested_tr_g0_x_pwrite = 1'b0;
                             nested_tr_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_tr_g_i_addr[21-1:12], 3'h0});
@@ -38127,7 +38163,6 @@ always @(nested_tr_g0_walker_guest_gcr3_walk0_a_tbl, wn_tr_g_done, nested_tr_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             if (1'b1) begin
                                 nested_tr_g0_x_valid = 1'b1;
                                 nested_tr_g0_x_pwrite = 1'b0;
@@ -38166,28 +38201,6 @@ always @(nested_tr_g0_walker_guest_gcr3_walk0_a_tbl, wn_tr_g_done, nested_tr_g0_
             end
         end
         3'b011: begin
-            rs0 = 9'h0;
-            rs1 = 32'h0;
-            rs1 = wn_tr_g_i_addr;
-            rs2 = 9'h0;
-            rs3 = 32'h0;
-            rs3 = wn_tr_g_i_addr;
-            rs4 = 32'h0;
-            rs4 = wn_tr_g_i_addr;
-            if ((nested_tr_g0_walker_guest_gcr3_walk0_flevel == 1)) begin
-                rs2 = rs3[30-1:21];
-            end
-            else begin
-                rs2 = rs4[21-1:12];
-            end
-            if ((nested_tr_g0_walker_guest_gcr3_walk0_flevel == 2)) begin
-                rs0 = {7'h0, rs1[32-1:30]};
-            end
-            else begin
-                rs0 = rs2;
-            end
-            rs5 = 53'h0;
-            rs5 = ({1'h0, nested_tr_g0_walker_guest_gcr3_walk0_a_tbl} + {41'h0, rs0, 3'h0});
         end
         3'b100: begin
             if (nested_tr_g0_walker_guest_gcr3_walk0_pend_3) begin
@@ -38226,16 +38239,9 @@ end
 
 always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     if (rst == 1) begin
-        nested_tr_g0_walker_guest_gcr3_walk0_a_tbl <= 0;
         wn_tr_g_done <= 0;
+        nested_tr_g0_walker_guest_gcr3_walk0_ea <= 0;
         nested_tr_g0_walker_guest_gcr3_walk0_fault_k <= 0;
         nested_tr_g0_walker_guest_gcr3_walk0_flevel <= 0;
         nested_tr_g0_walker_guest_gcr3_walk0_hk_translate_h <= 0;
@@ -38274,14 +38280,12 @@ always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
         nested_tr_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_tr_g0_hk_write;
         nested_tr_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_tr_g0_hk_translate;
         pending = 1'b0;
-        v_tbl = 52'h0;
         if (wn_tr_g_done) begin
             wn_tr_g_done <= 1'b0;
         end
         case (nested_tr_g0_walker_guest_gcr3_walk0_st)
             3'b000: begin
                 if (wn_tr_g_start) begin
-                    nested_tr_g0_walker_guest_gcr3_walk0_a_tbl <= {wn_tr_g_r_GCR3_TRP[52-1:12], 12'h0};
                     nested_tr_g0_walker_guest_gcr3_walk0_pend_3 <= 1'b0;
                     nested_tr_g0_walker_guest_gcr3_walk0_pend_2 <= 1'b0;
                     nested_tr_g0_walker_guest_gcr3_walk0_pend_1 <= 1'b0;
@@ -38301,6 +38305,7 @@ always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
             end
             3'b001: begin
                 if (nested_tr_g0_x_rnow) begin
+                    nested_tr_g0_walker_guest_gcr3_walk0_ea <= nested_tr_g0_x_pa;
                     nested_tr_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                     case (nested_tr_g0_walker_guest_gcr3_walk0_lvl)
                         'h3: begin
@@ -38315,8 +38320,6 @@ always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
                                 nested_tr_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_tr_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_tr_g0_walker_guest_gcr3_walk0_st <= 3'b001;
                                 nested_tr_g0_walker_guest_gcr3_walk0_lvl <= 2;
                             end
@@ -38333,8 +38336,6 @@ always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
                                 nested_tr_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_tr_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_tr_g0_walker_guest_gcr3_walk0_st <= 3'b001;
                                 nested_tr_g0_walker_guest_gcr3_walk0_lvl <= 1;
                             end
@@ -38351,8 +38352,6 @@ always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
                                 nested_tr_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_tr_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if (1'b1) begin
                                     wn_tr_g_o_level <= 0;
                                     wn_tr_g_o_gpa <= {12'h0, m_rdata[52-1:12], wn_tr_g_i_addr[12-1:0]};
@@ -38413,29 +38412,7 @@ always @(posedge clk) begin: nested_tr_g0_walker_guest_gcr3_walk0_fsm
                 wn_tr_g_o_r_PR <= 0;
                 wn_tr_g_o_r_RZ <= 0;
                 wn_tr_g_o_r_PE <= 0;
-                rs0 = 9'h0;
-                rs1 = 32'h0;
-                rs1 = wn_tr_g_i_addr;
-                rs2 = 9'h0;
-                rs3 = 32'h0;
-                rs3 = wn_tr_g_i_addr;
-                rs4 = 32'h0;
-                rs4 = wn_tr_g_i_addr;
-                if ((nested_tr_g0_walker_guest_gcr3_walk0_flevel == 1)) begin
-                    rs2 = rs3[30-1:21];
-                end
-                else begin
-                    rs2 = rs4[21-1:12];
-                end
-                if ((nested_tr_g0_walker_guest_gcr3_walk0_flevel == 2)) begin
-                    rs0 = {7'h0, rs1[32-1:30]};
-                end
-                else begin
-                    rs0 = rs2;
-                end
-                rs5 = 53'h0;
-                rs5 = ({1'h0, nested_tr_g0_walker_guest_gcr3_walk0_a_tbl} + {41'h0, rs0, 3'h0});
-                wn_tr_g_o_r_entry <= {11'h0, rs5};
+                wn_tr_g_o_r_entry <= nested_tr_g0_walker_guest_gcr3_walk0_ea;
                 wn_tr_g_done <= 1'b1;
                 nested_tr_g0_walker_guest_gcr3_walk0_st <= 3'b000;
             end
@@ -45905,7 +45882,7 @@ end
 
 assign nested_tr_t0_x_rnow = ((nested_tr_t0_walker_host_guest_io0_st == 3'b101) && m_rvalid);
 
-always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_guest_io0_a_us, nested_tr_t0_walker_guest_guest_io0_a_xd, wn_tr_t_done, nested_tr_t0_h_r_frame, nested_tr_t0_h_r_shift, nested_tr_t0_walker_guest_guest_io0_hk_translate_h, nested_tr_t0_walker_guest_guest_io0_hk_write_h, wn_tr_t_i_addr, wn_tr_t_k_fetch, wn_tr_t_k_user, wn_tr_t_k_write, nested_tr_t0_walker_guest_guest_io0_le, nested_tr_t0_walker_guest_guest_io0_lvl, nested_tr_t0_walker_guest_guest_io0_pend_1, nested_tr_t0_walker_guest_guest_io0_pend_2, nested_tr_t0_walker_guest_guest_io0_pend_3, nested_tr_t0_walker_guest_guest_io0_pend_4, nested_tr_t0_walker_guest_guest_io0_pend_5, wn_tr_t_r_CR0, wn_tr_t_r_CR3, wn_tr_t_r_CR4, wn_tr_t_r_EFER, wn_tr_t_r_PKRU, wn_tr_t_r_RFLAGS, wn_tr_t_r_TRQ, nested_tr_t0_walker_guest_guest_io0_sa_1, nested_tr_t0_walker_guest_guest_io0_sa_2, nested_tr_t0_walker_guest_guest_io0_sa_3, nested_tr_t0_walker_guest_guest_io0_sa_4, nested_tr_t0_walker_guest_guest_io0_sa_5, nested_tr_t0_walker_guest_guest_io0_se_1, nested_tr_t0_walker_guest_guest_io0_se_2, nested_tr_t0_walker_guest_guest_io0_se_3, nested_tr_t0_walker_guest_guest_io0_se_4, nested_tr_t0_walker_guest_guest_io0_se_5, nested_tr_t0_walker_guest_guest_io0_sg_1, nested_tr_t0_walker_guest_guest_io0_sg_2, nested_tr_t0_walker_guest_guest_io0_sg_3, nested_tr_t0_walker_guest_guest_io0_sg_4, nested_tr_t0_walker_guest_guest_io0_sg_5, nested_tr_t0_walker_guest_guest_io0_st, wn_tr_t_start, nested_tr_t0_walker_guest_guest_io0_x_addr_h, nested_tr_t0_x_done, nested_tr_t0_walker_guest_guest_io0_x_on_table_h, nested_tr_t0_x_pa, nested_tr_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, nested_tr_t0_x_rnow, nested_tr_t0_x_status, nested_tr_t0_walker_guest_guest_io0_x_update_h, nested_tr_t0_walker_guest_guest_io0_x_waddr_h, nested_tr_t0_walker_guest_guest_io0_x_wdata_h) begin: nested_tr_t0_walker_guest_guest_io0_logic
+always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_guest_io0_a_us, nested_tr_t0_walker_guest_guest_io0_a_xd, wn_tr_t_done, nested_tr_t0_h_r_frame, nested_tr_t0_h_r_shift, nested_tr_t0_walker_guest_guest_io0_hk_translate_h, nested_tr_t0_walker_guest_guest_io0_hk_write_h, wn_tr_t_i_addr, wn_tr_t_k_fetch, wn_tr_t_k_user, wn_tr_t_k_write, nested_tr_t0_walker_guest_guest_io0_le, nested_tr_t0_walker_guest_guest_io0_lvl, nested_tr_t0_walker_guest_guest_io0_pend_1, nested_tr_t0_walker_guest_guest_io0_pend_2, nested_tr_t0_walker_guest_guest_io0_pend_3, nested_tr_t0_walker_guest_guest_io0_pend_4, nested_tr_t0_walker_guest_guest_io0_pend_5, wn_tr_t_r_CR0, wn_tr_t_r_CR3, wn_tr_t_r_CR4, wn_tr_t_r_EFER, wn_tr_t_r_PKRU, wn_tr_t_r_RFLAGS, wn_tr_t_r_TRQ, nested_tr_t0_walker_guest_guest_io0_sa_1, nested_tr_t0_walker_guest_guest_io0_sa_2, nested_tr_t0_walker_guest_guest_io0_sa_3, nested_tr_t0_walker_guest_guest_io0_sa_4, nested_tr_t0_walker_guest_guest_io0_sa_5, nested_tr_t0_walker_guest_guest_io0_se_1, nested_tr_t0_walker_guest_guest_io0_se_2, nested_tr_t0_walker_guest_guest_io0_se_3, nested_tr_t0_walker_guest_guest_io0_se_4, nested_tr_t0_walker_guest_guest_io0_se_5, nested_tr_t0_walker_guest_guest_io0_sg_1, nested_tr_t0_walker_guest_guest_io0_sg_2, nested_tr_t0_walker_guest_guest_io0_sg_3, nested_tr_t0_walker_guest_guest_io0_sg_4, nested_tr_t0_walker_guest_guest_io0_sg_5, nested_tr_t0_walker_guest_guest_io0_st, wn_tr_t_start, nested_tr_t0_walker_guest_guest_io0_x_addr_h, nested_tr_t0_x_done, nested_tr_t0_walker_guest_guest_io0_x_on_table_h, nested_tr_t0_x_pa, nested_tr_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, m_rerr, nested_tr_t0_x_rnow, nested_tr_t0_x_status, nested_tr_t0_walker_guest_guest_io0_x_update_h, nested_tr_t0_walker_guest_guest_io0_x_waddr_h, nested_tr_t0_walker_guest_guest_io0_x_wdata_h) begin: nested_tr_t0_walker_guest_guest_io0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -46022,6 +45999,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                 used = 1'b0;
                 if ((nested_tr_t0_walker_guest_guest_io0_lvl == 5)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -46038,6 +46018,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                 end
                 if ((nested_tr_t0_walker_guest_guest_io0_lvl == 4)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -46057,6 +46040,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -46077,6 +46063,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -46110,7 +46099,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                 else begin
                     case (nested_tr_t0_walker_guest_guest_io0_lvl)
                         'h5: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -46128,7 +46119,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                             end
                         end
                         'h4: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -46147,7 +46140,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 1073733632) != 0) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -46189,7 +46184,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                 end
@@ -46209,7 +46206,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 2088960) != 0) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -46251,7 +46250,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if (((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                                 end
@@ -46270,7 +46271,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                             end
                         end
                         'h1: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                             end
@@ -46458,7 +46461,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
         3'b111: begin
             case (nested_tr_t0_walker_guest_guest_io0_lvl)
                 'h5: begin
-                    if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if ((((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_tr_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -46476,7 +46481,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                     end
                 end
                 'h4: begin
-                    if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if ((((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_tr_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -46495,7 +46502,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                 end
                 'h3: begin
                     if ((nested_tr_t0_walker_guest_guest_io0_le[7] && 1'b1)) begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((nested_tr_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -46537,7 +46546,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                         end
                     end
                     else begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
                         end
@@ -46557,7 +46568,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                 end
                 'h2: begin
                     if (nested_tr_t0_walker_guest_guest_io0_le[7]) begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((nested_tr_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -46599,7 +46612,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                         end
                     end
                     else begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if (((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
                         end
@@ -46618,7 +46633,9 @@ always @(nested_tr_t0_walker_guest_guest_io0_a_rw, nested_tr_t0_walker_guest_gue
                     end
                 end
                 'h1: begin
-                    if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if (((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
                     end
@@ -46701,6 +46718,7 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
         nested_tr_t0_walker_guest_guest_io0_a_us <= 0;
         nested_tr_t0_walker_guest_guest_io0_a_xd <= 0;
         wn_tr_t_done <= 0;
+        nested_tr_t0_walker_guest_guest_io0_ea <= 0;
         nested_tr_t0_walker_guest_guest_io0_fault_k <= 0;
         nested_tr_t0_walker_guest_guest_io0_flevel <= 0;
         nested_tr_t0_walker_guest_guest_io0_hk_translate_h <= 0;
@@ -46725,6 +46743,7 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
         wn_tr_t_o_r1_error_code <= 0;
         wn_tr_t_o_r1_vector <= 0;
         wn_tr_t_o_r_cr2 <= 0;
+        wn_tr_t_o_r_entry <= 0;
         wn_tr_t_o_r_error_code <= 0;
         wn_tr_t_o_r_vector <= 0;
         wn_tr_t_o_status <= 0;
@@ -46792,6 +46811,7 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                     nested_tr_t0_walker_guest_guest_io0_pend_2 <= 1'b0;
                     nested_tr_t0_walker_guest_guest_io0_pend_1 <= 1'b0;
                     nested_tr_t0_walker_guest_guest_io0_le <= 0;
+                    nested_tr_t0_walker_guest_guest_io0_ea <= 0;
                     in2 = wn_tr_t_i_addr;
                     in3 = (wn_tr_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
@@ -46819,7 +46839,7 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                         in0 = in6;
                     end
                     if ((wn_tr_t_r_CR4[5] && (wn_tr_t_i_addr != in0))) begin
-                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
+                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 11;
                         nested_tr_t0_walker_guest_guest_io0_flevel <= 0;
                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                     end
@@ -46837,9 +46857,13 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
             end
             3'b001: begin
                 if (nested_tr_t0_x_rnow) begin
+                    nested_tr_t0_walker_guest_guest_io0_ea <= nested_tr_t0_x_pa;
                     used = 1'b0;
                     if ((nested_tr_t0_walker_guest_guest_io0_lvl == 5)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -46856,6 +46880,9 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                     end
                     if ((nested_tr_t0_walker_guest_guest_io0_lvl == 4)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -46875,6 +46902,9 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -46895,6 +46925,9 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -46922,13 +46955,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                         nested_tr_t0_walker_guest_guest_io0_le <= m_rdata;
                         case (nested_tr_t0_walker_guest_guest_io0_lvl)
                             'h5: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 5;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 5;
+                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 5;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -46944,13 +46982,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                 end
                             end
                             'h4: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 4;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 4;
+                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 4;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -46967,13 +47010,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                             end
                             'h3: begin
                                 if ((m_rdata[7] && 1'b1)) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
+                                        nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -46985,37 +47033,37 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                         v_xd = (nested_tr_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_tr_t_r_EFER[11]));
                                         nested_tr_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if ((wn_tr_t_k_user && (!v_us))) begin
-                                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
-                                            nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
-                                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
-                                        end
-                                        else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 4;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
+                                        else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 5;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 6;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((wn_tr_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 7;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
+                                        else if ((wn_tr_t_k_fetch && v_xd)) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 8;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 9;
+                                            nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
+                                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                        end
+                                        else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
@@ -47039,13 +47087,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
+                                        nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -47063,13 +47116,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                             end
                             'h2: begin
                                 if (m_rdata[7]) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
+                                        nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -47081,37 +47139,37 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                         v_xd = (nested_tr_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_tr_t_r_EFER[11]));
                                         nested_tr_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if ((wn_tr_t_k_user && (!v_us))) begin
-                                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
-                                            nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
-                                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
-                                        end
-                                        else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 4;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
+                                        else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 5;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 6;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((wn_tr_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 7;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
+                                        else if ((wn_tr_t_k_fetch && v_xd)) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 8;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
                                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 9;
+                                            nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
+                                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                        end
+                                        else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
                                             nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
@@ -47135,13 +47193,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
+                                        nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if (((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -47158,13 +47221,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                 end
                             end
                             'h1: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
+                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if (((!wn_tr_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -47176,37 +47244,37 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                     v_xd = (nested_tr_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_tr_t_r_EFER[11]));
                                     nested_tr_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                     if ((wn_tr_t_k_user && (!v_us))) begin
-                                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
-                                        nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
-                                        nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
-                                    end
-                                    else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 4;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
+                                    else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 5;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
+                                    else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 6;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((wn_tr_t_k_fetch && v_xd)) begin
+                                    else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 7;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
+                                    else if ((wn_tr_t_k_fetch && v_xd)) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 8;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                    else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
                                         nested_tr_t0_walker_guest_guest_io0_fault_k <= 9;
+                                        nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
+                                        nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                        nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
                                         nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -47301,15 +47369,16 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                 wn_tr_t_o_aux <= 0;
                 wn_tr_t_o_r_vector <= 14;
                 wn_tr_t_o_r_error_code <= 0;
-                wn_tr_t_o_r_error_code[0] <= (nested_tr_t0_walker_guest_guest_io0_fault_k[4-1:0] != 1);
+                wn_tr_t_o_r_error_code[0] <= (nested_tr_t0_walker_guest_guest_io0_fault_k[4-1:0] != 2);
                 wn_tr_t_o_r_error_code[1] <= wn_tr_t_k_write;
                 wn_tr_t_o_r_error_code[2] <= wn_tr_t_k_user;
-                wn_tr_t_o_r_error_code[3] <= (nested_tr_t0_walker_guest_guest_io0_fault_k[4-1:0] == 2);
+                wn_tr_t_o_r_error_code[3] <= (nested_tr_t0_walker_guest_guest_io0_fault_k[4-1:0] == 3);
                 wn_tr_t_o_r_error_code[4] <= (wn_tr_t_k_fetch && (wn_tr_t_r_CR4[20] || wn_tr_t_r_EFER[11]));
-                wn_tr_t_o_r_error_code[5] <= (((nested_tr_t0_walker_guest_guest_io0_fault_k > 2) && (nested_tr_t0_walker_guest_guest_io0_fault_k <= 9)) && (((wn_tr_t_r_CR4[22] && nested_tr_t0_walker_guest_guest_io0_a_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16])))));
+                wn_tr_t_o_r_error_code[5] <= (((nested_tr_t0_walker_guest_guest_io0_fault_k > 3) && (nested_tr_t0_walker_guest_guest_io0_fault_k <= 10)) && (((wn_tr_t_r_CR4[22] && nested_tr_t0_walker_guest_guest_io0_a_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16])))));
                 wn_tr_t_o_r_error_code[6] <= 1'b0;
                 wn_tr_t_o_r_error_code[15] <= 1'b0;
                 wn_tr_t_o_r_cr2 <= wn_tr_t_i_addr;
+                wn_tr_t_o_r_entry <= nested_tr_t0_walker_guest_guest_io0_ea;
                 wn_tr_t_o_r1_vector <= 13;
                 wn_tr_t_o_r1_error_code <= 0;
                 wn_tr_t_done <= 1'b1;
@@ -47391,13 +47460,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                 nested_tr_t0_walker_guest_guest_io0_le <= nested_tr_t0_walker_guest_guest_io0_le;
                 case (nested_tr_t0_walker_guest_guest_io0_lvl)
                     'h5: begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_tr_t0_walker_guest_guest_io0_flevel <= 5;
                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if ((((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_tr_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_tr_t0_walker_guest_guest_io0_flevel <= 5;
+                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if ((((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_tr_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_tr_t0_walker_guest_guest_io0_flevel <= 5;
                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -47413,13 +47487,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                         end
                     end
                     'h4: begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_tr_t0_walker_guest_guest_io0_flevel <= 4;
                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if ((((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_tr_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_tr_t0_walker_guest_guest_io0_flevel <= 4;
+                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if ((((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_tr_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_tr_t0_walker_guest_guest_io0_flevel <= 4;
                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -47436,13 +47515,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                     end
                     'h3: begin
                         if ((nested_tr_t0_walker_guest_guest_io0_le[7] && 1'b1)) begin
-                            if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((nested_tr_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
+                                nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((nested_tr_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -47454,37 +47538,37 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                 v_xd = (nested_tr_t0_walker_guest_guest_io0_a_xd || (nested_tr_t0_walker_guest_guest_io0_le[63] && wn_tr_t_r_EFER[11]));
                                 nested_tr_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if ((wn_tr_t_k_user && (!v_us))) begin
-                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
-                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
-                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
-                                end
-                                else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 4;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
+                                else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 5;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 6;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((wn_tr_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 7;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
+                                else if ((wn_tr_t_k_fetch && v_xd)) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 8;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 9;
+                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
+                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -47508,13 +47592,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                             end
                         end
                         else begin
-                            if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
+                            else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
+                                nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_tr_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
+                                nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -47532,13 +47621,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                     end
                     'h2: begin
                         if (nested_tr_t0_walker_guest_guest_io0_le[7]) begin
-                            if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((nested_tr_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
+                                nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((nested_tr_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -47550,37 +47644,37 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                                 v_xd = (nested_tr_t0_walker_guest_guest_io0_a_xd || (nested_tr_t0_walker_guest_guest_io0_le[63] && wn_tr_t_r_EFER[11]));
                                 nested_tr_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if ((wn_tr_t_k_user && (!v_us))) begin
-                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
-                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
-                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
-                                end
-                                else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 4;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
+                                else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 5;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 6;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((wn_tr_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 7;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
+                                else if ((wn_tr_t_k_fetch && v_xd)) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 8;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
                                     nested_tr_t0_walker_guest_guest_io0_fault_k <= 9;
+                                    nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
+                                    nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                    nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
                                     nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -47604,13 +47698,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                             end
                         end
                         else begin
-                            if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                            else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
+                                nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if (((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                                nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -47627,13 +47726,18 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                         end
                     end
                     'h1: begin
-                        if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if (((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                        else if ((!nested_tr_t0_walker_guest_guest_io0_le[0])) begin
                             nested_tr_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
+                            nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if (((!wn_tr_t_r_EFER[11]) && ((nested_tr_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                            nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                             nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -47645,37 +47749,37 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
                             v_xd = (nested_tr_t0_walker_guest_guest_io0_a_xd || (nested_tr_t0_walker_guest_guest_io0_le[63] && wn_tr_t_r_EFER[11]));
                             nested_tr_t0_walker_guest_guest_io0_a_xd <= v_xd;
                             if ((wn_tr_t_k_user && (!v_us))) begin
-                                nested_tr_t0_walker_guest_guest_io0_fault_k <= 3;
-                                nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
-                                nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
-                            end
-                            else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 4;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
+                            else if (((wn_tr_t_k_user && wn_tr_t_k_write) && (!v_rw))) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 5;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
+                            else if (((((!wn_tr_t_k_user) && wn_tr_t_k_write) && (!v_rw)) && wn_tr_t_r_CR0[16])) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 6;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((wn_tr_t_k_fetch && v_xd)) begin
+                            else if ((((((!wn_tr_t_k_user) && (!wn_tr_t_k_fetch)) && v_us) && wn_tr_t_r_CR4[21]) && (!wn_tr_t_r_RFLAGS[18]))) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 7;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
+                            else if ((wn_tr_t_k_fetch && v_xd)) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 8;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                            else if (((((!wn_tr_t_k_user) && wn_tr_t_k_fetch) && v_us) && wn_tr_t_r_CR4[20])) begin
                                 nested_tr_t0_walker_guest_guest_io0_fault_k <= 9;
+                                nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
+                                nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((wn_tr_t_r_CR4[22] && v_us) && (!wn_tr_t_k_fetch)) && ((((wn_tr_t_r_PKRU >>> (2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_tr_t_r_PKRU >>> ((2 * nested_tr_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_tr_t_k_write) && (wn_tr_t_k_user || wn_tr_t_r_CR0[16]))))) begin
+                                nested_tr_t0_walker_guest_guest_io0_fault_k <= 10;
                                 nested_tr_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_tr_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -62283,15 +62387,8 @@ end
 
 assign nested_io_g0_x_rnow = ((nested_io_g0_walker_host_gcr3_walk1_st == 3'b101) && m_rvalid);
 
-always @(nested_io_g0_walker_guest_gcr3_walk1_a_tbl, wn_io_g_done, nested_io_g0_walker_guest_gcr3_walk1_flevel, nested_io_g0_walker_guest_gcr3_walk1_hk_translate_h, nested_io_g0_walker_guest_gcr3_walk1_hk_write_h, wn_io_g_i_addr, nested_io_g0_walker_guest_gcr3_walk1_lvl, nested_io_g0_walker_guest_gcr3_walk1_pend_1, nested_io_g0_walker_guest_gcr3_walk1_pend_2, nested_io_g0_walker_guest_gcr3_walk1_pend_3, wn_io_g_r_GCR3_TRP, nested_io_g0_walker_guest_gcr3_walk1_sa_1, nested_io_g0_walker_guest_gcr3_walk1_sa_2, nested_io_g0_walker_guest_gcr3_walk1_sa_3, nested_io_g0_walker_guest_gcr3_walk1_se_1, nested_io_g0_walker_guest_gcr3_walk1_se_2, nested_io_g0_walker_guest_gcr3_walk1_se_3, nested_io_g0_walker_guest_gcr3_walk1_st, wn_io_g_start, nested_io_g0_walker_guest_gcr3_walk1_x_addr_h, nested_io_g0_x_done, nested_io_g0_walker_guest_gcr3_walk1_x_on_table_h, nested_io_g0_walker_guest_gcr3_walk1_x_pwrite_h, m_rdata, m_rerr, nested_io_g0_x_rnow, nested_io_g0_x_status, nested_io_g0_walker_guest_gcr3_walk1_x_waddr_h, nested_io_g0_walker_guest_gcr3_walk1_x_wdata_h) begin: nested_io_g0_walker_guest_gcr3_walk1_logic
+always @(wn_io_g_done, nested_io_g0_walker_guest_gcr3_walk1_hk_translate_h, nested_io_g0_walker_guest_gcr3_walk1_hk_write_h, wn_io_g_i_addr, nested_io_g0_walker_guest_gcr3_walk1_lvl, nested_io_g0_walker_guest_gcr3_walk1_pend_1, nested_io_g0_walker_guest_gcr3_walk1_pend_2, nested_io_g0_walker_guest_gcr3_walk1_pend_3, wn_io_g_r_GCR3_TRP, nested_io_g0_walker_guest_gcr3_walk1_sa_1, nested_io_g0_walker_guest_gcr3_walk1_sa_2, nested_io_g0_walker_guest_gcr3_walk1_sa_3, nested_io_g0_walker_guest_gcr3_walk1_se_1, nested_io_g0_walker_guest_gcr3_walk1_se_2, nested_io_g0_walker_guest_gcr3_walk1_se_3, nested_io_g0_walker_guest_gcr3_walk1_st, wn_io_g_start, nested_io_g0_walker_guest_gcr3_walk1_x_addr_h, nested_io_g0_x_done, nested_io_g0_walker_guest_gcr3_walk1_x_on_table_h, nested_io_g0_walker_guest_gcr3_walk1_x_pwrite_h, m_rdata, m_rerr, nested_io_g0_x_rnow, nested_io_g0_x_status, nested_io_g0_walker_guest_gcr3_walk1_x_waddr_h, nested_io_g0_walker_guest_gcr3_walk1_x_wdata_h) begin: nested_io_g0_walker_guest_gcr3_walk1_logic
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     nested_io_g0_x_valid = 1'b0;
     nested_io_g0_x_pwrite = nested_io_g0_walker_guest_gcr3_walk1_x_pwrite_h;
     nested_io_g0_x_addr = nested_io_g0_walker_guest_gcr3_walk1_x_addr_h;
@@ -62301,7 +62398,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk1_a_tbl, wn_io_g_done, nested_io_g0_
     nested_io_g0_hk_write = nested_io_g0_walker_guest_gcr3_walk1_hk_write_h;
     nested_io_g0_hk_translate = nested_io_g0_walker_guest_gcr3_walk1_hk_translate_h;
     pending = 1'b0;
-    v_tbl = 52'h0;
     if (wn_io_g_done) begin
     end
     case (nested_io_g0_walker_guest_gcr3_walk1_st)
@@ -62342,7 +62438,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk1_a_tbl, wn_io_g_done, nested_io_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_io_g0_x_valid = 1'b1;
                             nested_io_g0_x_pwrite = 1'b0;
                             nested_io_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_io_g_i_addr[30-1:21], 3'h0});
@@ -62357,7 +62452,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk1_a_tbl, wn_io_g_done, nested_io_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_io_g0_x_valid = 1'b1;
                             nested_io_g0_x_pwrite = 1'b0;
                             nested_io_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_io_g_i_addr[21-1:12], 3'h0});
@@ -62372,7 +62466,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk1_a_tbl, wn_io_g_done, nested_io_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             if (1'b1) begin
                                 nested_io_g0_x_valid = 1'b1;
                                 nested_io_g0_x_pwrite = 1'b0;
@@ -62411,28 +62504,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk1_a_tbl, wn_io_g_done, nested_io_g0_
             end
         end
         3'b011: begin
-            rs0 = 9'h0;
-            rs1 = 32'h0;
-            rs1 = wn_io_g_i_addr;
-            rs2 = 9'h0;
-            rs3 = 32'h0;
-            rs3 = wn_io_g_i_addr;
-            rs4 = 32'h0;
-            rs4 = wn_io_g_i_addr;
-            if ((nested_io_g0_walker_guest_gcr3_walk1_flevel == 1)) begin
-                rs2 = rs3[30-1:21];
-            end
-            else begin
-                rs2 = rs4[21-1:12];
-            end
-            if ((nested_io_g0_walker_guest_gcr3_walk1_flevel == 2)) begin
-                rs0 = {7'h0, rs1[32-1:30]};
-            end
-            else begin
-                rs0 = rs2;
-            end
-            rs5 = 53'h0;
-            rs5 = ({1'h0, nested_io_g0_walker_guest_gcr3_walk1_a_tbl} + {41'h0, rs0, 3'h0});
         end
         3'b100: begin
             if (nested_io_g0_walker_guest_gcr3_walk1_pend_3) begin
@@ -62471,16 +62542,9 @@ end
 
 always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     if (rst == 1) begin
-        nested_io_g0_walker_guest_gcr3_walk1_a_tbl <= 0;
         wn_io_g_done <= 0;
+        nested_io_g0_walker_guest_gcr3_walk1_ea <= 0;
         nested_io_g0_walker_guest_gcr3_walk1_fault_k <= 0;
         nested_io_g0_walker_guest_gcr3_walk1_flevel <= 0;
         nested_io_g0_walker_guest_gcr3_walk1_hk_translate_h <= 0;
@@ -62519,14 +62583,12 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
         nested_io_g0_walker_guest_gcr3_walk1_hk_write_h <= nested_io_g0_hk_write;
         nested_io_g0_walker_guest_gcr3_walk1_hk_translate_h <= nested_io_g0_hk_translate;
         pending = 1'b0;
-        v_tbl = 52'h0;
         if (wn_io_g_done) begin
             wn_io_g_done <= 1'b0;
         end
         case (nested_io_g0_walker_guest_gcr3_walk1_st)
             3'b000: begin
                 if (wn_io_g_start) begin
-                    nested_io_g0_walker_guest_gcr3_walk1_a_tbl <= {wn_io_g_r_GCR3_TRP[52-1:12], 12'h0};
                     nested_io_g0_walker_guest_gcr3_walk1_pend_3 <= 1'b0;
                     nested_io_g0_walker_guest_gcr3_walk1_pend_2 <= 1'b0;
                     nested_io_g0_walker_guest_gcr3_walk1_pend_1 <= 1'b0;
@@ -62546,6 +62608,7 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
             end
             3'b001: begin
                 if (nested_io_g0_x_rnow) begin
+                    nested_io_g0_walker_guest_gcr3_walk1_ea <= nested_io_g0_x_pa;
                     nested_io_g0_walker_guest_gcr3_walk1_le <= m_rdata;
                     case (nested_io_g0_walker_guest_gcr3_walk1_lvl)
                         'h3: begin
@@ -62560,8 +62623,6 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
                                 nested_io_g0_walker_guest_gcr3_walk1_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_io_g0_walker_guest_gcr3_walk1_a_tbl <= v_tbl;
                                 nested_io_g0_walker_guest_gcr3_walk1_st <= 3'b001;
                                 nested_io_g0_walker_guest_gcr3_walk1_lvl <= 2;
                             end
@@ -62578,8 +62639,6 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
                                 nested_io_g0_walker_guest_gcr3_walk1_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_io_g0_walker_guest_gcr3_walk1_a_tbl <= v_tbl;
                                 nested_io_g0_walker_guest_gcr3_walk1_st <= 3'b001;
                                 nested_io_g0_walker_guest_gcr3_walk1_lvl <= 1;
                             end
@@ -62596,8 +62655,6 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
                                 nested_io_g0_walker_guest_gcr3_walk1_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_io_g0_walker_guest_gcr3_walk1_a_tbl <= v_tbl;
                                 if (1'b1) begin
                                     wn_io_g_o_level <= 0;
                                     wn_io_g_o_gpa <= {12'h0, m_rdata[52-1:12], wn_io_g_i_addr[12-1:0]};
@@ -62658,29 +62715,7 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk1_fsm
                 wn_io_g_o_r_PR <= 0;
                 wn_io_g_o_r_RZ <= 0;
                 wn_io_g_o_r_PE <= 0;
-                rs0 = 9'h0;
-                rs1 = 32'h0;
-                rs1 = wn_io_g_i_addr;
-                rs2 = 9'h0;
-                rs3 = 32'h0;
-                rs3 = wn_io_g_i_addr;
-                rs4 = 32'h0;
-                rs4 = wn_io_g_i_addr;
-                if ((nested_io_g0_walker_guest_gcr3_walk1_flevel == 1)) begin
-                    rs2 = rs3[30-1:21];
-                end
-                else begin
-                    rs2 = rs4[21-1:12];
-                end
-                if ((nested_io_g0_walker_guest_gcr3_walk1_flevel == 2)) begin
-                    rs0 = {7'h0, rs1[32-1:30]};
-                end
-                else begin
-                    rs0 = rs2;
-                end
-                rs5 = 53'h0;
-                rs5 = ({1'h0, nested_io_g0_walker_guest_gcr3_walk1_a_tbl} + {41'h0, rs0, 3'h0});
-                wn_io_g_o_r_entry <= {11'h0, rs5};
+                wn_io_g_o_r_entry <= nested_io_g0_walker_guest_gcr3_walk1_ea;
                 wn_io_g_done <= 1'b1;
                 nested_io_g0_walker_guest_gcr3_walk1_st <= 3'b000;
             end
@@ -70150,7 +70185,7 @@ end
 
 assign nested_io_t0_x_rnow = ((nested_io_t0_walker_host_guest_io1_st == 3'b101) && m_rvalid);
 
-always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_guest_io1_a_us, nested_io_t0_walker_guest_guest_io1_a_xd, wn_io_t_done, nested_io_t0_h_r_frame, nested_io_t0_h_r_shift, nested_io_t0_walker_guest_guest_io1_hk_translate_h, nested_io_t0_walker_guest_guest_io1_hk_write_h, wn_io_t_i_addr, wn_io_t_k_fetch, wn_io_t_k_user, wn_io_t_k_write, nested_io_t0_walker_guest_guest_io1_le, nested_io_t0_walker_guest_guest_io1_lvl, nested_io_t0_walker_guest_guest_io1_pend_1, nested_io_t0_walker_guest_guest_io1_pend_2, nested_io_t0_walker_guest_guest_io1_pend_3, nested_io_t0_walker_guest_guest_io1_pend_4, nested_io_t0_walker_guest_guest_io1_pend_5, wn_io_t_r_CR0, wn_io_t_r_CR3, wn_io_t_r_CR4, wn_io_t_r_EFER, wn_io_t_r_PKRU, wn_io_t_r_RFLAGS, wn_io_t_r_TRQ, nested_io_t0_walker_guest_guest_io1_sa_1, nested_io_t0_walker_guest_guest_io1_sa_2, nested_io_t0_walker_guest_guest_io1_sa_3, nested_io_t0_walker_guest_guest_io1_sa_4, nested_io_t0_walker_guest_guest_io1_sa_5, nested_io_t0_walker_guest_guest_io1_se_1, nested_io_t0_walker_guest_guest_io1_se_2, nested_io_t0_walker_guest_guest_io1_se_3, nested_io_t0_walker_guest_guest_io1_se_4, nested_io_t0_walker_guest_guest_io1_se_5, nested_io_t0_walker_guest_guest_io1_sg_1, nested_io_t0_walker_guest_guest_io1_sg_2, nested_io_t0_walker_guest_guest_io1_sg_3, nested_io_t0_walker_guest_guest_io1_sg_4, nested_io_t0_walker_guest_guest_io1_sg_5, nested_io_t0_walker_guest_guest_io1_st, wn_io_t_start, nested_io_t0_walker_guest_guest_io1_x_addr_h, nested_io_t0_x_done, nested_io_t0_walker_guest_guest_io1_x_on_table_h, nested_io_t0_x_pa, nested_io_t0_walker_guest_guest_io1_x_pwrite_h, m_rdata, nested_io_t0_x_rnow, nested_io_t0_x_status, nested_io_t0_walker_guest_guest_io1_x_update_h, nested_io_t0_walker_guest_guest_io1_x_waddr_h, nested_io_t0_walker_guest_guest_io1_x_wdata_h) begin: nested_io_t0_walker_guest_guest_io1_logic
+always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_guest_io1_a_us, nested_io_t0_walker_guest_guest_io1_a_xd, wn_io_t_done, nested_io_t0_h_r_frame, nested_io_t0_h_r_shift, nested_io_t0_walker_guest_guest_io1_hk_translate_h, nested_io_t0_walker_guest_guest_io1_hk_write_h, wn_io_t_i_addr, wn_io_t_k_fetch, wn_io_t_k_user, wn_io_t_k_write, nested_io_t0_walker_guest_guest_io1_le, nested_io_t0_walker_guest_guest_io1_lvl, nested_io_t0_walker_guest_guest_io1_pend_1, nested_io_t0_walker_guest_guest_io1_pend_2, nested_io_t0_walker_guest_guest_io1_pend_3, nested_io_t0_walker_guest_guest_io1_pend_4, nested_io_t0_walker_guest_guest_io1_pend_5, wn_io_t_r_CR0, wn_io_t_r_CR3, wn_io_t_r_CR4, wn_io_t_r_EFER, wn_io_t_r_PKRU, wn_io_t_r_RFLAGS, wn_io_t_r_TRQ, nested_io_t0_walker_guest_guest_io1_sa_1, nested_io_t0_walker_guest_guest_io1_sa_2, nested_io_t0_walker_guest_guest_io1_sa_3, nested_io_t0_walker_guest_guest_io1_sa_4, nested_io_t0_walker_guest_guest_io1_sa_5, nested_io_t0_walker_guest_guest_io1_se_1, nested_io_t0_walker_guest_guest_io1_se_2, nested_io_t0_walker_guest_guest_io1_se_3, nested_io_t0_walker_guest_guest_io1_se_4, nested_io_t0_walker_guest_guest_io1_se_5, nested_io_t0_walker_guest_guest_io1_sg_1, nested_io_t0_walker_guest_guest_io1_sg_2, nested_io_t0_walker_guest_guest_io1_sg_3, nested_io_t0_walker_guest_guest_io1_sg_4, nested_io_t0_walker_guest_guest_io1_sg_5, nested_io_t0_walker_guest_guest_io1_st, wn_io_t_start, nested_io_t0_walker_guest_guest_io1_x_addr_h, nested_io_t0_x_done, nested_io_t0_walker_guest_guest_io1_x_on_table_h, nested_io_t0_x_pa, nested_io_t0_walker_guest_guest_io1_x_pwrite_h, m_rdata, m_rerr, nested_io_t0_x_rnow, nested_io_t0_x_status, nested_io_t0_walker_guest_guest_io1_x_update_h, nested_io_t0_walker_guest_guest_io1_x_waddr_h, nested_io_t0_walker_guest_guest_io1_x_wdata_h) begin: nested_io_t0_walker_guest_guest_io1_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -70267,6 +70302,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                 used = 1'b0;
                 if ((nested_io_t0_walker_guest_guest_io1_lvl == 5)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -70283,6 +70321,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                 end
                 if ((nested_io_t0_walker_guest_guest_io1_lvl == 4)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -70302,6 +70343,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -70322,6 +70366,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -70355,7 +70402,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                 else begin
                     case (nested_io_t0_walker_guest_guest_io1_lvl)
                         'h5: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -70373,7 +70422,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                             end
                         end
                         'h4: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -70392,7 +70443,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -70434,7 +70487,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                 end
@@ -70454,7 +70509,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -70496,7 +70553,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                                 end
@@ -70515,7 +70574,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                             end
                         end
                         'h1: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                             end
@@ -70703,7 +70764,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
         3'b111: begin
             case (nested_io_t0_walker_guest_guest_io1_lvl)
                 'h5: begin
-                    if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                     end
                     else if ((((nested_io_t0_walker_guest_guest_io1_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io1_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -70721,7 +70784,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                     end
                 end
                 'h4: begin
-                    if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                     end
                     else if ((((nested_io_t0_walker_guest_guest_io1_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io1_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -70740,7 +70805,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                 end
                 'h3: begin
                     if ((nested_io_t0_walker_guest_guest_io1_le[7] && 1'b1)) begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                         end
                         else if ((((nested_io_t0_walker_guest_guest_io1_le & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -70782,7 +70849,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                         end
                     end
                     else begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                         end
                         else if ((((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_t0_walker_guest_guest_io1_le & 128) != 0)))) begin
                         end
@@ -70802,7 +70871,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                 end
                 'h2: begin
                     if (nested_io_t0_walker_guest_guest_io1_le[7]) begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                         end
                         else if ((((nested_io_t0_walker_guest_guest_io1_le & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -70844,7 +70915,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                         end
                     end
                     else begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                         end
                         else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0))) begin
                         end
@@ -70863,7 +70936,9 @@ always @(nested_io_t0_walker_guest_guest_io1_a_rw, nested_io_t0_walker_guest_gue
                     end
                 end
                 'h1: begin
-                    if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                     end
                     else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0))) begin
                     end
@@ -70946,6 +71021,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
         nested_io_t0_walker_guest_guest_io1_a_us <= 0;
         nested_io_t0_walker_guest_guest_io1_a_xd <= 0;
         wn_io_t_done <= 0;
+        nested_io_t0_walker_guest_guest_io1_ea <= 0;
         nested_io_t0_walker_guest_guest_io1_fault_k <= 0;
         nested_io_t0_walker_guest_guest_io1_flevel <= 0;
         nested_io_t0_walker_guest_guest_io1_hk_translate_h <= 0;
@@ -70970,6 +71046,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
         wn_io_t_o_r1_error_code <= 0;
         wn_io_t_o_r1_vector <= 0;
         wn_io_t_o_r_cr2 <= 0;
+        wn_io_t_o_r_entry <= 0;
         wn_io_t_o_r_error_code <= 0;
         wn_io_t_o_r_vector <= 0;
         wn_io_t_o_status <= 0;
@@ -71037,6 +71114,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                     nested_io_t0_walker_guest_guest_io1_pend_2 <= 1'b0;
                     nested_io_t0_walker_guest_guest_io1_pend_1 <= 1'b0;
                     nested_io_t0_walker_guest_guest_io1_le <= 0;
+                    nested_io_t0_walker_guest_guest_io1_ea <= 0;
                     in2 = wn_io_t_i_addr;
                     in3 = (wn_io_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
@@ -71064,7 +71142,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                         in0 = in6;
                     end
                     if ((wn_io_t_r_CR4[5] && (wn_io_t_i_addr != in0))) begin
-                        nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
+                        nested_io_t0_walker_guest_guest_io1_fault_k <= 11;
                         nested_io_t0_walker_guest_guest_io1_flevel <= 0;
                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                     end
@@ -71082,9 +71160,13 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
             end
             3'b001: begin
                 if (nested_io_t0_x_rnow) begin
+                    nested_io_t0_walker_guest_guest_io1_ea <= nested_io_t0_x_pa;
                     used = 1'b0;
                     if ((nested_io_t0_walker_guest_guest_io1_lvl == 5)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -71101,6 +71183,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                     end
                     if ((nested_io_t0_walker_guest_guest_io1_lvl == 4)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -71120,6 +71205,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -71140,6 +71228,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -71167,13 +71258,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                         nested_io_t0_walker_guest_guest_io1_le <= m_rdata;
                         case (nested_io_t0_walker_guest_guest_io1_lvl)
                             'h5: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 5;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                    nested_io_t0_walker_guest_guest_io1_flevel <= 5;
+                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 5;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
@@ -71189,13 +71285,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                 end
                             end
                             'h4: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 4;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                    nested_io_t0_walker_guest_guest_io1_flevel <= 4;
+                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 4;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
@@ -71212,13 +71313,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                             end
                             'h3: begin
                                 if ((m_rdata[7] && 1'b1)) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io1_flevel <= 3;
+                                        nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
@@ -71230,37 +71336,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                         v_xd = (nested_io_t0_walker_guest_guest_io1_a_xd || (m_rdata[63] && wn_io_t_r_EFER[11]));
                                         nested_io_t0_walker_guest_guest_io1_a_xd <= v_xd;
                                         if ((wn_io_t_k_user && (!v_us))) begin
-                                            nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
-                                            nested_io_t0_walker_guest_guest_io1_flevel <= 3;
-                                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
-                                        end
-                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 4;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 5;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 6;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if ((wn_io_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 7;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                        else if ((wn_io_t_k_fetch && v_xd)) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 8;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 9;
+                                            nested_io_t0_walker_guest_guest_io1_flevel <= 3;
+                                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                        end
+                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                            nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
@@ -71284,13 +71390,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if ((((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io1_flevel <= 3;
+                                        nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
@@ -71308,13 +71419,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                             end
                             'h2: begin
                                 if (m_rdata[7]) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io1_flevel <= 2;
+                                        nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
@@ -71326,37 +71442,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                         v_xd = (nested_io_t0_walker_guest_guest_io1_a_xd || (m_rdata[63] && wn_io_t_r_EFER[11]));
                                         nested_io_t0_walker_guest_guest_io1_a_xd <= v_xd;
                                         if ((wn_io_t_k_user && (!v_us))) begin
-                                            nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
-                                            nested_io_t0_walker_guest_guest_io1_flevel <= 2;
-                                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
-                                        end
-                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 4;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 5;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 6;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if ((wn_io_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 7;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                        else if ((wn_io_t_k_fetch && v_xd)) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 8;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
-                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                             nested_io_t0_walker_guest_guest_io1_fault_k <= 9;
+                                            nested_io_t0_walker_guest_guest_io1_flevel <= 2;
+                                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                        end
+                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                            nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
                                             nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                         end
@@ -71380,13 +71496,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io1_flevel <= 2;
+                                        nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                    end
+                                    else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                        nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
@@ -71403,13 +71524,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                 end
                             end
                             'h1: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                    nested_io_t0_walker_guest_guest_io1_flevel <= 1;
+                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                end
+                                else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
@@ -71421,37 +71547,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                     v_xd = (nested_io_t0_walker_guest_guest_io1_a_xd || (m_rdata[63] && wn_io_t_r_EFER[11]));
                                     nested_io_t0_walker_guest_guest_io1_a_xd <= v_xd;
                                     if ((wn_io_t_k_user && (!v_us))) begin
-                                        nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
-                                        nested_io_t0_walker_guest_guest_io1_flevel <= 1;
-                                        nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
-                                    end
-                                    else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 4;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                    else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 5;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 6;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if ((wn_io_t_k_fetch && v_xd)) begin
+                                    else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 7;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                    else if ((wn_io_t_k_fetch && v_xd)) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 8;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
-                                    else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                         nested_io_t0_walker_guest_guest_io1_fault_k <= 9;
+                                        nested_io_t0_walker_guest_guest_io1_flevel <= 1;
+                                        nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                    end
+                                    else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                        nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
                                         nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                     end
@@ -71546,15 +71672,16 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                 wn_io_t_o_aux <= 0;
                 wn_io_t_o_r_vector <= 14;
                 wn_io_t_o_r_error_code <= 0;
-                wn_io_t_o_r_error_code[0] <= (nested_io_t0_walker_guest_guest_io1_fault_k[4-1:0] != 1);
+                wn_io_t_o_r_error_code[0] <= (nested_io_t0_walker_guest_guest_io1_fault_k[4-1:0] != 2);
                 wn_io_t_o_r_error_code[1] <= wn_io_t_k_write;
                 wn_io_t_o_r_error_code[2] <= wn_io_t_k_user;
-                wn_io_t_o_r_error_code[3] <= (nested_io_t0_walker_guest_guest_io1_fault_k[4-1:0] == 2);
+                wn_io_t_o_r_error_code[3] <= (nested_io_t0_walker_guest_guest_io1_fault_k[4-1:0] == 3);
                 wn_io_t_o_r_error_code[4] <= (wn_io_t_k_fetch && (wn_io_t_r_CR4[20] || wn_io_t_r_EFER[11]));
-                wn_io_t_o_r_error_code[5] <= (((nested_io_t0_walker_guest_guest_io1_fault_k > 2) && (nested_io_t0_walker_guest_guest_io1_fault_k <= 9)) && (((wn_io_t_r_CR4[22] && nested_io_t0_walker_guest_guest_io1_a_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16])))));
+                wn_io_t_o_r_error_code[5] <= (((nested_io_t0_walker_guest_guest_io1_fault_k > 3) && (nested_io_t0_walker_guest_guest_io1_fault_k <= 10)) && (((wn_io_t_r_CR4[22] && nested_io_t0_walker_guest_guest_io1_a_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16])))));
                 wn_io_t_o_r_error_code[6] <= 1'b0;
                 wn_io_t_o_r_error_code[15] <= 1'b0;
                 wn_io_t_o_r_cr2 <= wn_io_t_i_addr;
+                wn_io_t_o_r_entry <= nested_io_t0_walker_guest_guest_io1_ea;
                 wn_io_t_o_r1_vector <= 13;
                 wn_io_t_o_r1_error_code <= 0;
                 wn_io_t_done <= 1'b1;
@@ -71636,13 +71763,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                 nested_io_t0_walker_guest_guest_io1_le <= nested_io_t0_walker_guest_guest_io1_le;
                 case (nested_io_t0_walker_guest_guest_io1_lvl)
                     'h5: begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
                             nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                             nested_io_t0_walker_guest_guest_io1_flevel <= 5;
                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                         end
-                        else if ((((nested_io_t0_walker_guest_guest_io1_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io1_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                             nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                            nested_io_t0_walker_guest_guest_io1_flevel <= 5;
+                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                        end
+                        else if ((((nested_io_t0_walker_guest_guest_io1_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io1_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                             nested_io_t0_walker_guest_guest_io1_flevel <= 5;
                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                         end
@@ -71658,13 +71790,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                         end
                     end
                     'h4: begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
                             nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                             nested_io_t0_walker_guest_guest_io1_flevel <= 4;
                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                         end
-                        else if ((((nested_io_t0_walker_guest_guest_io1_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io1_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                             nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                            nested_io_t0_walker_guest_guest_io1_flevel <= 4;
+                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                        end
+                        else if ((((nested_io_t0_walker_guest_guest_io1_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io1_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                             nested_io_t0_walker_guest_guest_io1_flevel <= 4;
                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                         end
@@ -71681,13 +71818,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                     end
                     'h3: begin
                         if ((nested_io_t0_walker_guest_guest_io1_le[7] && 1'b1)) begin
-                            if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if ((((nested_io_t0_walker_guest_guest_io1_le & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io1_flevel <= 3;
+                                nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                            end
+                            else if ((((nested_io_t0_walker_guest_guest_io1_le & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
@@ -71699,37 +71841,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                 v_xd = (nested_io_t0_walker_guest_guest_io1_a_xd || (nested_io_t0_walker_guest_guest_io1_le[63] && wn_io_t_r_EFER[11]));
                                 nested_io_t0_walker_guest_guest_io1_a_xd <= v_xd;
                                 if ((wn_io_t_k_user && (!v_us))) begin
-                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
-                                    nested_io_t0_walker_guest_guest_io1_flevel <= 3;
-                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
-                                end
-                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 4;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 5;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 6;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((wn_io_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 7;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                else if ((wn_io_t_k_fetch && v_xd)) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 8;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 9;
+                                    nested_io_t0_walker_guest_guest_io1_flevel <= 3;
+                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                end
+                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
@@ -71753,13 +71895,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                             end
                         end
                         else begin
-                            if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if ((((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_t0_walker_guest_guest_io1_le & 128) != 0)))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io1_flevel <= 3;
+                                nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                            end
+                            else if ((((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_t0_walker_guest_guest_io1_le & 128) != 0)))) begin
+                                nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
@@ -71777,13 +71924,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                     end
                     'h2: begin
                         if (nested_io_t0_walker_guest_guest_io1_le[7]) begin
-                            if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if ((((nested_io_t0_walker_guest_guest_io1_le & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io1_flevel <= 2;
+                                nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                            end
+                            else if ((((nested_io_t0_walker_guest_guest_io1_le & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
@@ -71795,37 +71947,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                                 v_xd = (nested_io_t0_walker_guest_guest_io1_a_xd || (nested_io_t0_walker_guest_guest_io1_le[63] && wn_io_t_r_EFER[11]));
                                 nested_io_t0_walker_guest_guest_io1_a_xd <= v_xd;
                                 if ((wn_io_t_k_user && (!v_us))) begin
-                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
-                                    nested_io_t0_walker_guest_guest_io1_flevel <= 2;
-                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
-                                end
-                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 4;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 5;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 6;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((wn_io_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 7;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                else if ((wn_io_t_k_fetch && v_xd)) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 8;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
-                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                     nested_io_t0_walker_guest_guest_io1_fault_k <= 9;
+                                    nested_io_t0_walker_guest_guest_io1_flevel <= 2;
+                                    nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                                end
+                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                    nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
                                     nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                                 end
@@ -71849,13 +72001,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                             end
                         end
                         else begin
-                            if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io1_flevel <= 2;
+                                nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                            end
+                            else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0))) begin
+                                nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
@@ -71872,13 +72029,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                         end
                     end
                     'h1: begin
-                        if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
+                        if (m_rerr) begin
                             nested_io_t0_walker_guest_guest_io1_fault_k <= 1;
                             nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                         end
-                        else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0))) begin
+                        else if ((!nested_io_t0_walker_guest_guest_io1_le[0])) begin
                             nested_io_t0_walker_guest_guest_io1_fault_k <= 2;
+                            nested_io_t0_walker_guest_guest_io1_flevel <= 1;
+                            nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                        end
+                        else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io1_le & 64'h8000000000000000) != 0))) begin
+                            nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
                             nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                             nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                         end
@@ -71890,37 +72052,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
                             v_xd = (nested_io_t0_walker_guest_guest_io1_a_xd || (nested_io_t0_walker_guest_guest_io1_le[63] && wn_io_t_r_EFER[11]));
                             nested_io_t0_walker_guest_guest_io1_a_xd <= v_xd;
                             if ((wn_io_t_k_user && (!v_us))) begin
-                                nested_io_t0_walker_guest_guest_io1_fault_k <= 3;
-                                nested_io_t0_walker_guest_guest_io1_flevel <= 1;
-                                nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
-                            end
-                            else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 4;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                            else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 5;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                            else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 6;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if ((wn_io_t_k_fetch && v_xd)) begin
+                            else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 7;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                            else if ((wn_io_t_k_fetch && v_xd)) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 8;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
-                            else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                            else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                 nested_io_t0_walker_guest_guest_io1_fault_k <= 9;
+                                nested_io_t0_walker_guest_guest_io1_flevel <= 1;
+                                nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
+                            end
+                            else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io1_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                nested_io_t0_walker_guest_guest_io1_fault_k <= 10;
                                 nested_io_t0_walker_guest_guest_io1_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io1_st <= 3'b011;
                             end
@@ -71958,4 +72120,4 @@ assign nested_io_t0_hb_HPT = wn_io_t_r_HPT;
 assign nested_io_t0_hb_TRQ = wn_io_t_r_TRQ;
 
 endmodule
-// virtspec conversion 73922e0af12c63a3f15a821e of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 075c661ebc65032609d3a1a62c4d1865b7793485553743c3616758b33fc6713f
+// virtspec conversion 5a5b2137489fd837d8bfb1df of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 6fc4e56fb96525951089e16d71f3781465f8a24e8eda660bae2a91571fe1d11d

@@ -209,6 +209,7 @@ reg [0:0] wk_io_t_host_permission;
 reg [0:0] wk_io_t_host_reserved;
 reg [0:0] wk_io_t_host_skipped_bits;
 reg [0:0] wk_io_t_host_translation;
+reg [0:0] wk_io_t_hw_error;
 reg [2:0] wk_io_t_level;
 reg [0:0] wk_io_t_non_canonical;
 reg [0:0] wk_io_t_not_present;
@@ -250,6 +251,7 @@ reg [0:0] wn_io_t_o_n_g_xd;
 reg [63:0] wn_io_t_o_n_spa;
 reg [63:0] wn_io_t_o_pa;
 reg [63:0] wn_io_t_o_r_cr2;
+reg [63:0] wn_io_t_o_r_entry;
 reg [31:0] wn_io_t_o_r_error_code;
 reg [7:0] wn_io_t_o_r_vector;
 reg [7:0] wn_io_t_o_status;
@@ -490,7 +492,7 @@ reg [63:0] nested_io_g0_walker_host_gcr3_walk0_se_4;
 reg [63:0] nested_io_g0_walker_host_gcr3_walk0_se_5;
 reg [63:0] nested_io_g0_walker_host_gcr3_walk0_se_6;
 reg [2:0] nested_io_g0_walker_host_gcr3_walk0_st;
-reg [51:0] nested_io_g0_walker_guest_gcr3_walk0_a_tbl;
+reg [63:0] nested_io_g0_walker_guest_gcr3_walk0_ea;
 reg [7:0] nested_io_g0_walker_guest_gcr3_walk0_fault_k;
 reg [2:0] nested_io_g0_walker_guest_gcr3_walk0_flevel;
 reg nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h;
@@ -575,6 +577,7 @@ reg [2:0] nested_io_t0_walker_host_guest_io0_st;
 reg nested_io_t0_walker_guest_guest_io0_a_rw;
 reg nested_io_t0_walker_guest_guest_io0_a_us;
 reg nested_io_t0_walker_guest_guest_io0_a_xd;
+reg [63:0] nested_io_t0_walker_guest_guest_io0_ea;
 reg [7:0] nested_io_t0_walker_guest_guest_io0_fault_k;
 reg [2:0] nested_io_t0_walker_guest_guest_io0_flevel;
 reg nested_io_t0_walker_guest_guest_io0_hk_translate_h;
@@ -3855,6 +3858,7 @@ always @(posedge clk) begin: fsm
         wk_io_t_host_reserved <= 0;
         wk_io_t_host_skipped_bits <= 0;
         wk_io_t_host_translation <= 0;
+        wk_io_t_hw_error <= 0;
         wk_io_t_level <= 0;
         wk_io_t_non_canonical <= 0;
         wk_io_t_not_present <= 0;
@@ -5433,6 +5437,7 @@ always @(posedge clk) begin: fsm
                 wk_io_t_host_level <= 0;
                 wk_io_t_fault <= 0;
                 wk_io_t_host_fault <= 0;
+                wk_io_t_hw_error <= 0;
                 wk_io_t_not_present <= 0;
                 wk_io_t_reserved <= 0;
                 wk_io_t_user_supervisor <= 0;
@@ -5454,6 +5459,7 @@ always @(posedge clk) begin: fsm
                 wk_io_t_vector <= 0;
                 wk_io_t_error_code <= 0;
                 wk_io_t_cr2 <= 0;
+                wk_io_t_entry <= 0;
                 wk_io_t_PR <= 0;
                 wk_io_t_RZ <= 0;
                 wk_io_t_PE <= 0;
@@ -5464,7 +5470,6 @@ always @(posedge clk) begin: fsm
                 wk_io_t_g_rw <= 0;
                 wk_io_t_g_us <= 0;
                 wk_io_t_g_xd <= 0;
-                wk_io_t_entry <= 0;
                 if (((cl_vf_dma != 0) && (wk_io_g_ok != 0))) begin
                     v_wide = {63'h0, e_addr};
                     wn_io_t_i_addr <= v_wide[64-1:0];
@@ -5572,33 +5577,36 @@ always @(posedge clk) begin: fsm
                         wk_io_t_fault <= wn_io_t_o_status;
                         wk_io_t_level <= wn_io_t_o_level;
                         if ((wn_io_t_o_status == 1)) begin
-                            wk_io_t_not_present <= 1;
+                            wk_io_t_hw_error <= 1;
                         end
                         if ((wn_io_t_o_status == 2)) begin
-                            wk_io_t_reserved <= 1;
+                            wk_io_t_not_present <= 1;
                         end
                         if ((wn_io_t_o_status == 3)) begin
-                            wk_io_t_user_supervisor <= 1;
+                            wk_io_t_reserved <= 1;
                         end
                         if ((wn_io_t_o_status == 4)) begin
-                            wk_io_t_user_write <= 1;
+                            wk_io_t_user_supervisor <= 1;
                         end
                         if ((wn_io_t_o_status == 5)) begin
-                            wk_io_t_supervisor_write <= 1;
+                            wk_io_t_user_write <= 1;
                         end
                         if ((wn_io_t_o_status == 6)) begin
-                            wk_io_t_smap <= 1;
+                            wk_io_t_supervisor_write <= 1;
                         end
                         if ((wn_io_t_o_status == 7)) begin
-                            wk_io_t_execute_disable <= 1;
+                            wk_io_t_smap <= 1;
                         end
                         if ((wn_io_t_o_status == 8)) begin
-                            wk_io_t_smep <= 1;
+                            wk_io_t_execute_disable <= 1;
                         end
                         if ((wn_io_t_o_status == 9)) begin
-                            wk_io_t_protection_key <= 1;
+                            wk_io_t_smep <= 1;
                         end
                         if ((wn_io_t_o_status == 10)) begin
+                            wk_io_t_protection_key <= 1;
+                        end
+                        if ((wn_io_t_o_status == 11)) begin
                             wk_io_t_non_canonical <= 1;
                         end
                         case (wn_io_t_o_status)
@@ -5606,46 +5614,61 @@ always @(posedge clk) begin: fsm
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h2: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h3: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h4: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h5: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h6: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h7: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h8: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                             'h9: begin
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
+                            end
+                            'ha: begin
+                                wk_io_t_vector <= wn_io_t_o_r_vector;
+                                wk_io_t_error_code <= wn_io_t_o_r_error_code;
+                                wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end
                         endcase
                     end
@@ -5929,7 +5952,7 @@ always @(posedge clk) begin: fsm
                             h256 = h258;
                         end
                         h249 = 0;
-                        if (((h251 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h253 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h255 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h256 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h251 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h253 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h255 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h256 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h249 = 1;
                         end
                         cl_io_logged <= h249;
@@ -6009,7 +6032,7 @@ always @(posedge clk) begin: fsm
                         h284 = (r_EVT_LOG_TAIL >>> 4);
                         h285 = 15'h0;
                         h285 = (h284[15-1:0] & 32767);
-                        if (((h266 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h268 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h270 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h271 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h266 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h268 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h270 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h271 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h264 = h283;
                         end
                         else begin
@@ -6095,7 +6118,7 @@ always @(posedge clk) begin: fsm
                             h295 = h297;
                         end
                         h288 = 0;
-                        if (((h290 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h292 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h294 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h295 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h290 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h292 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h294 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h295 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h288 = 1;
                         end
                         cl_io_logged <= h288;
@@ -6176,7 +6199,7 @@ always @(posedge clk) begin: fsm
                         h322 = (r_EVT_LOG_TAIL >>> 4);
                         h323 = 15'h0;
                         h323 = (h322[15-1:0] & 32767);
-                        if (((h304 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h306 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h308 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h309 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h304 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h306 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h308 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h309 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h302 = h321;
                         end
                         else begin
@@ -6234,7 +6257,7 @@ always @(posedge clk) begin: fsm
                             h333 = h335;
                         end
                         h326 = 0;
-                        if (((h328 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h330 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h332 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h333 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h328 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h330 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h332 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h333 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h326 = 1;
                         end
                         cl_io_logged <= h326;
@@ -6299,7 +6322,7 @@ always @(posedge clk) begin: fsm
                         h356 = (r_EVT_LOG_TAIL >>> 4);
                         h357 = 15'h0;
                         h357 = (h356[15-1:0] & 32767);
-                        if (((h338 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h340 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h342 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h343 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h338 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h340 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h342 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h343 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h336 = h355;
                         end
                         else begin
@@ -6457,7 +6480,7 @@ always @(posedge clk) begin: fsm
                             h379 = h381;
                         end
                         h372 = 0;
-                        if (((h374 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h376 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h378 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h379 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h374 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h376 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h378 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h379 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h372 = 1;
                         end
                         cl_io_logged <= h372;
@@ -6529,7 +6552,7 @@ always @(posedge clk) begin: fsm
                         h403 = (r_EVT_LOG_TAIL >>> 4);
                         h404 = 15'h0;
                         h404 = (h403[15-1:0] & 32767);
-                        if (((h385 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h387 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h389 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h390 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h385 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h387 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h389 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h390 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h383 = h402;
                         end
                         else begin
@@ -6544,7 +6567,7 @@ always @(posedge clk) begin: fsm
                         cl_io_ga_log <= 0;
                         cl_io_irr <= 0;
                     end
-                    else if ((((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0)))) begin
+                    else if ((((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0))))) begin
                         cl_io_exit <= 1;
                         cl_io_guest_page_tab_hw_error <= 1;
                         cl_io_outcome <= 3;
@@ -6587,7 +6610,7 @@ always @(posedge clk) begin: fsm
                             h412 = h414;
                         end
                         h405 = 0;
-                        if (((h407 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h409 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h411 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h412 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h407 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h409 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h411 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h412 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h405 = 1;
                         end
                         cl_io_logged <= h405;
@@ -6666,7 +6689,7 @@ always @(posedge clk) begin: fsm
                         h437 = (r_EVT_LOG_TAIL >>> 4);
                         h438 = 15'h0;
                         h438 = (h437[15-1:0] & 32767);
-                        if (((h419 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h421 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h423 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h424 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h419 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h421 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h423 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h424 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h417 = h436;
                         end
                         else begin
@@ -6827,7 +6850,7 @@ always @(posedge clk) begin: fsm
                             h455 = h457;
                         end
                         h448 = 0;
-                        if (((h450 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h452 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h454 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h455 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h450 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h452 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h454 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h455 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h448 = 1;
                         end
                         cl_io_logged <= h448;
@@ -6957,7 +6980,7 @@ always @(posedge clk) begin: fsm
                         h487 = (r_EVT_LOG_TAIL >>> 4);
                         h488 = 15'h0;
                         h488 = (h487[15-1:0] & 32767);
-                        if (((h469 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h471 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h473 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h474 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h469 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h471 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h473 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h474 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h467 = h486;
                         end
                         else begin
@@ -7085,7 +7108,7 @@ always @(posedge clk) begin: fsm
                             h513 = h515;
                         end
                         h506 = 0;
-                        if (((h508 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h510 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h512 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h513 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h508 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h510 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h512 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h513 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h506 = 1;
                         end
                         cl_io_logged <= h506;
@@ -7152,7 +7175,7 @@ always @(posedge clk) begin: fsm
                         h536 = (r_EVT_LOG_TAIL >>> 4);
                         h537 = 15'h0;
                         h537 = (h536[15-1:0] & 32767);
-                        if (((h518 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h520 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h522 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h523 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h518 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h520 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h522 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h523 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h516 = h535;
                         end
                         else begin
@@ -7210,7 +7233,7 @@ always @(posedge clk) begin: fsm
                             h545 = h547;
                         end
                         h538 = 0;
-                        if (((h540 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h542 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h544 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h545 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h540 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h542 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h544 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h545 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h538 = 1;
                         end
                         cl_io_logged <= h538;
@@ -7301,7 +7324,7 @@ always @(posedge clk) begin: fsm
                         h575 = (r_EVT_LOG_TAIL >>> 4);
                         h576 = 15'h0;
                         h576 = (h575[15-1:0] & 32767);
-                        if (((h557 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h559 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h561 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h562 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h557 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h559 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h561 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h562 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h555 = h574;
                         end
                         else begin
@@ -7429,7 +7452,7 @@ always @(posedge clk) begin: fsm
                             h597 = h599;
                         end
                         h590 = 0;
-                        if (((h592 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h594 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h596 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h597 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h592 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h594 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h596 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h597 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h590 = 1;
                         end
                         cl_io_logged <= h590;
@@ -7514,7 +7537,7 @@ always @(posedge clk) begin: fsm
                         h627 = (r_EVT_LOG_TAIL >>> 4);
                         h628 = 15'h0;
                         h628 = (h627[15-1:0] & 32767);
-                        if (((h609 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h611 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h613 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h614 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h609 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h611 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h613 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h614 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h607 = h626;
                         end
                         else begin
@@ -7760,7 +7783,7 @@ always @(posedge clk) begin: fsm
                             h677 = h679;
                         end
                         h670 = 0;
-                        if (((h672 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h674 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h676 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h677 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h672 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h674 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h676 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h677 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h670 = 1;
                         end
                         cl_io_logged <= h670;
@@ -7891,7 +7914,7 @@ always @(posedge clk) begin: fsm
                         h718 = (r_EVT_LOG_TAIL >>> 4);
                         h719 = 15'h0;
                         h719 = (h718[15-1:0] & 32767);
-                        if (((h700 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h702 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h704 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h705 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h700 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h702 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h704 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h705 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h698 = h717;
                         end
                         else begin
@@ -8014,7 +8037,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h741 = h743;
                     end
-                    if (((cl_io_exit != 0) && ((h736 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h738 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h740 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h741 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h736 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h738 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h740 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h741 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
                         h729 = 64'h0;
                         h729 = (r_EVT_LOG_BAR >>> 12);
                         h730 = 40'h0;
@@ -8082,7 +8105,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h756 = h758;
                     end
-                    if (((cl_io_exit != 0) && ((h751 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h753 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && (wk_io_t_host_hw_error != 0))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h755 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h756 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h751 != 0) && ((((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || ((((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h753 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])) && ((w_io_dte_0[58-1:56] == 3) || (w_io_dte_10[56-1:54] >= 2)))) || 1'b0) || 1'b0) || (((((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0) || 1'b0) || (((wk_io_g_walked != 0) && ((wk_io_g_hw_error != 0) || (wk_io_g_host_hw_error != 0))) || ((wk_io_t_walked != 0) && ((wk_io_t_hw_error != 0) || (wk_io_t_host_hw_error != 0)))))) || (((1'b1 && (((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || ((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(((((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] != 7)) && (h755 != 0)) && w_io_dte_0[55]) && (1'b0 || w_io_dte_0[54])))) && (!(h756 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)) || ((wk_io_g_walked != 0) && (!(wk_io_g_ok != 0)))) || (((wk_io_t_walked != 0) && (!(wk_io_t_ok != 0))) && (!(wk_io_t_host_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
                         h744 = 64'h0;
                         h744 = (r_EVT_LOG_BAR >>> 12);
                         h745 = 40'h0;
@@ -28638,15 +28661,8 @@ end
 
 assign nested_io_g0_x_rnow = ((nested_io_g0_walker_host_gcr3_walk0_st == 3'b101) && m_rvalid);
 
-always @(nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_walker_guest_gcr3_walk0_flevel, nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_io_g0_walker_guest_gcr3_walk0_hk_write_h, wn_io_g_i_addr, nested_io_g0_walker_guest_gcr3_walk0_lvl, nested_io_g0_walker_guest_gcr3_walk0_pend_1, nested_io_g0_walker_guest_gcr3_walk0_pend_2, nested_io_g0_walker_guest_gcr3_walk0_pend_3, wn_io_g_r_GCR3_TRP, nested_io_g0_walker_guest_gcr3_walk0_sa_1, nested_io_g0_walker_guest_gcr3_walk0_sa_2, nested_io_g0_walker_guest_gcr3_walk0_sa_3, nested_io_g0_walker_guest_gcr3_walk0_se_1, nested_io_g0_walker_guest_gcr3_walk0_se_2, nested_io_g0_walker_guest_gcr3_walk0_se_3, nested_io_g0_walker_guest_gcr3_walk0_st, wn_io_g_start, nested_io_g0_walker_guest_gcr3_walk0_x_addr_h, nested_io_g0_x_done, nested_io_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_io_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_io_g0_x_rnow, nested_io_g0_x_status, nested_io_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_io_g0_walker_guest_gcr3_walk0_x_wdata_h) begin: nested_io_g0_walker_guest_gcr3_walk0_logic
+always @(wn_io_g_done, nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_io_g0_walker_guest_gcr3_walk0_hk_write_h, wn_io_g_i_addr, nested_io_g0_walker_guest_gcr3_walk0_lvl, nested_io_g0_walker_guest_gcr3_walk0_pend_1, nested_io_g0_walker_guest_gcr3_walk0_pend_2, nested_io_g0_walker_guest_gcr3_walk0_pend_3, wn_io_g_r_GCR3_TRP, nested_io_g0_walker_guest_gcr3_walk0_sa_1, nested_io_g0_walker_guest_gcr3_walk0_sa_2, nested_io_g0_walker_guest_gcr3_walk0_sa_3, nested_io_g0_walker_guest_gcr3_walk0_se_1, nested_io_g0_walker_guest_gcr3_walk0_se_2, nested_io_g0_walker_guest_gcr3_walk0_se_3, nested_io_g0_walker_guest_gcr3_walk0_st, wn_io_g_start, nested_io_g0_walker_guest_gcr3_walk0_x_addr_h, nested_io_g0_x_done, nested_io_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_io_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_io_g0_x_rnow, nested_io_g0_x_status, nested_io_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_io_g0_walker_guest_gcr3_walk0_x_wdata_h) begin: nested_io_g0_walker_guest_gcr3_walk0_logic
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     nested_io_g0_x_valid = 1'b0;
     nested_io_g0_x_pwrite = nested_io_g0_walker_guest_gcr3_walk0_x_pwrite_h;
     nested_io_g0_x_addr = nested_io_g0_walker_guest_gcr3_walk0_x_addr_h;
@@ -28656,7 +28672,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_
     nested_io_g0_hk_write = nested_io_g0_walker_guest_gcr3_walk0_hk_write_h;
     nested_io_g0_hk_translate = nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending = 1'b0;
-    v_tbl = 52'h0;
     if (wn_io_g_done) begin
     end
     case (nested_io_g0_walker_guest_gcr3_walk0_st)
@@ -28697,7 +28712,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_io_g0_x_valid = 1'b1;
                             nested_io_g0_x_pwrite = 1'b0;
                             nested_io_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_io_g_i_addr[30-1:21], 3'h0});
@@ -28712,7 +28726,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             nested_io_g0_x_valid = 1'b1;
                             nested_io_g0_x_pwrite = 1'b0;
                             nested_io_g0_x_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, wn_io_g_i_addr[21-1:12], 3'h0});
@@ -28727,7 +28740,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_
                         else if ((!m_rdata[0])) begin
                         end
                         else begin
-                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             if (1'b1) begin
                                 nested_io_g0_x_valid = 1'b1;
                                 nested_io_g0_x_pwrite = 1'b0;
@@ -28766,28 +28778,6 @@ always @(nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_
             end
         end
         3'b011: begin
-            rs0 = 9'h0;
-            rs1 = 32'h0;
-            rs1 = wn_io_g_i_addr;
-            rs2 = 9'h0;
-            rs3 = 32'h0;
-            rs3 = wn_io_g_i_addr;
-            rs4 = 32'h0;
-            rs4 = wn_io_g_i_addr;
-            if ((nested_io_g0_walker_guest_gcr3_walk0_flevel == 1)) begin
-                rs2 = rs3[30-1:21];
-            end
-            else begin
-                rs2 = rs4[21-1:12];
-            end
-            if ((nested_io_g0_walker_guest_gcr3_walk0_flevel == 2)) begin
-                rs0 = {7'h0, rs1[32-1:30]};
-            end
-            else begin
-                rs0 = rs2;
-            end
-            rs5 = 53'h0;
-            rs5 = ({1'h0, nested_io_g0_walker_guest_gcr3_walk0_a_tbl} + {41'h0, rs0, 3'h0});
         end
         3'b100: begin
             if (nested_io_g0_walker_guest_gcr3_walk0_pend_3) begin
@@ -28826,16 +28816,9 @@ end
 
 always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
     reg pending;
-    reg [52-1:0] v_tbl;
-    reg [9-1:0] rs0;
-    reg [32-1:0] rs1;
-    reg [9-1:0] rs2;
-    reg [32-1:0] rs3;
-    reg [32-1:0] rs4;
-    reg [53-1:0] rs5;
     if (rst == 1) begin
-        nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= 0;
         wn_io_g_done <= 0;
+        nested_io_g0_walker_guest_gcr3_walk0_ea <= 0;
         nested_io_g0_walker_guest_gcr3_walk0_fault_k <= 0;
         nested_io_g0_walker_guest_gcr3_walk0_flevel <= 0;
         nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h <= 0;
@@ -28874,14 +28857,12 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
         nested_io_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_io_g0_hk_write;
         nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_io_g0_hk_translate;
         pending = 1'b0;
-        v_tbl = 52'h0;
         if (wn_io_g_done) begin
             wn_io_g_done <= 1'b0;
         end
         case (nested_io_g0_walker_guest_gcr3_walk0_st)
             3'b000: begin
                 if (wn_io_g_start) begin
-                    nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= {wn_io_g_r_GCR3_TRP[52-1:12], 12'h0};
                     nested_io_g0_walker_guest_gcr3_walk0_pend_3 <= 1'b0;
                     nested_io_g0_walker_guest_gcr3_walk0_pend_2 <= 1'b0;
                     nested_io_g0_walker_guest_gcr3_walk0_pend_1 <= 1'b0;
@@ -28901,6 +28882,7 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
             end
             3'b001: begin
                 if (nested_io_g0_x_rnow) begin
+                    nested_io_g0_walker_guest_gcr3_walk0_ea <= nested_io_g0_x_pa;
                     nested_io_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                     case (nested_io_g0_walker_guest_gcr3_walk0_lvl)
                         'h3: begin
@@ -28915,8 +28897,6 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b001;
                                 nested_io_g0_walker_guest_gcr3_walk0_lvl <= 2;
                             end
@@ -28933,8 +28913,6 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b001;
                                 nested_io_g0_walker_guest_gcr3_walk0_lvl <= 1;
                             end
@@ -28951,8 +28929,6 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b011;
                             end
                             else begin
-                                v_tbl = {m_rdata[52-1:12], 12'h0};
-                                nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if (1'b1) begin
                                     wn_io_g_o_level <= 0;
                                     wn_io_g_o_gpa <= {12'h0, m_rdata[52-1:12], wn_io_g_i_addr[12-1:0]};
@@ -29013,29 +28989,7 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
                 wn_io_g_o_r_PR <= 0;
                 wn_io_g_o_r_RZ <= 0;
                 wn_io_g_o_r_PE <= 0;
-                rs0 = 9'h0;
-                rs1 = 32'h0;
-                rs1 = wn_io_g_i_addr;
-                rs2 = 9'h0;
-                rs3 = 32'h0;
-                rs3 = wn_io_g_i_addr;
-                rs4 = 32'h0;
-                rs4 = wn_io_g_i_addr;
-                if ((nested_io_g0_walker_guest_gcr3_walk0_flevel == 1)) begin
-                    rs2 = rs3[30-1:21];
-                end
-                else begin
-                    rs2 = rs4[21-1:12];
-                end
-                if ((nested_io_g0_walker_guest_gcr3_walk0_flevel == 2)) begin
-                    rs0 = {7'h0, rs1[32-1:30]};
-                end
-                else begin
-                    rs0 = rs2;
-                end
-                rs5 = 53'h0;
-                rs5 = ({1'h0, nested_io_g0_walker_guest_gcr3_walk0_a_tbl} + {41'h0, rs0, 3'h0});
-                wn_io_g_o_r_entry <= {11'h0, rs5};
+                wn_io_g_o_r_entry <= nested_io_g0_walker_guest_gcr3_walk0_ea;
                 wn_io_g_done <= 1'b1;
                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b000;
             end
@@ -36505,7 +36459,7 @@ end
 
 assign nested_io_t0_x_rnow = ((nested_io_t0_walker_host_guest_io0_st == 3'b101) && m_rvalid);
 
-always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_guest_io0_a_us, nested_io_t0_walker_guest_guest_io0_a_xd, wn_io_t_done, nested_io_t0_h_r_frame, nested_io_t0_h_r_shift, nested_io_t0_walker_guest_guest_io0_hk_translate_h, nested_io_t0_walker_guest_guest_io0_hk_write_h, wn_io_t_i_addr, wn_io_t_k_fetch, wn_io_t_k_user, wn_io_t_k_write, nested_io_t0_walker_guest_guest_io0_le, nested_io_t0_walker_guest_guest_io0_lvl, nested_io_t0_walker_guest_guest_io0_pend_1, nested_io_t0_walker_guest_guest_io0_pend_2, nested_io_t0_walker_guest_guest_io0_pend_3, nested_io_t0_walker_guest_guest_io0_pend_4, nested_io_t0_walker_guest_guest_io0_pend_5, wn_io_t_r_CR0, wn_io_t_r_CR3, wn_io_t_r_CR4, wn_io_t_r_EFER, wn_io_t_r_PKRU, wn_io_t_r_RFLAGS, wn_io_t_r_TRQ, nested_io_t0_walker_guest_guest_io0_sa_1, nested_io_t0_walker_guest_guest_io0_sa_2, nested_io_t0_walker_guest_guest_io0_sa_3, nested_io_t0_walker_guest_guest_io0_sa_4, nested_io_t0_walker_guest_guest_io0_sa_5, nested_io_t0_walker_guest_guest_io0_se_1, nested_io_t0_walker_guest_guest_io0_se_2, nested_io_t0_walker_guest_guest_io0_se_3, nested_io_t0_walker_guest_guest_io0_se_4, nested_io_t0_walker_guest_guest_io0_se_5, nested_io_t0_walker_guest_guest_io0_sg_1, nested_io_t0_walker_guest_guest_io0_sg_2, nested_io_t0_walker_guest_guest_io0_sg_3, nested_io_t0_walker_guest_guest_io0_sg_4, nested_io_t0_walker_guest_guest_io0_sg_5, nested_io_t0_walker_guest_guest_io0_st, wn_io_t_start, nested_io_t0_walker_guest_guest_io0_x_addr_h, nested_io_t0_x_done, nested_io_t0_walker_guest_guest_io0_x_on_table_h, nested_io_t0_x_pa, nested_io_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, nested_io_t0_x_rnow, nested_io_t0_x_status, nested_io_t0_walker_guest_guest_io0_x_update_h, nested_io_t0_walker_guest_guest_io0_x_waddr_h, nested_io_t0_walker_guest_guest_io0_x_wdata_h) begin: nested_io_t0_walker_guest_guest_io0_logic
+always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_guest_io0_a_us, nested_io_t0_walker_guest_guest_io0_a_xd, wn_io_t_done, nested_io_t0_h_r_frame, nested_io_t0_h_r_shift, nested_io_t0_walker_guest_guest_io0_hk_translate_h, nested_io_t0_walker_guest_guest_io0_hk_write_h, wn_io_t_i_addr, wn_io_t_k_fetch, wn_io_t_k_user, wn_io_t_k_write, nested_io_t0_walker_guest_guest_io0_le, nested_io_t0_walker_guest_guest_io0_lvl, nested_io_t0_walker_guest_guest_io0_pend_1, nested_io_t0_walker_guest_guest_io0_pend_2, nested_io_t0_walker_guest_guest_io0_pend_3, nested_io_t0_walker_guest_guest_io0_pend_4, nested_io_t0_walker_guest_guest_io0_pend_5, wn_io_t_r_CR0, wn_io_t_r_CR3, wn_io_t_r_CR4, wn_io_t_r_EFER, wn_io_t_r_PKRU, wn_io_t_r_RFLAGS, wn_io_t_r_TRQ, nested_io_t0_walker_guest_guest_io0_sa_1, nested_io_t0_walker_guest_guest_io0_sa_2, nested_io_t0_walker_guest_guest_io0_sa_3, nested_io_t0_walker_guest_guest_io0_sa_4, nested_io_t0_walker_guest_guest_io0_sa_5, nested_io_t0_walker_guest_guest_io0_se_1, nested_io_t0_walker_guest_guest_io0_se_2, nested_io_t0_walker_guest_guest_io0_se_3, nested_io_t0_walker_guest_guest_io0_se_4, nested_io_t0_walker_guest_guest_io0_se_5, nested_io_t0_walker_guest_guest_io0_sg_1, nested_io_t0_walker_guest_guest_io0_sg_2, nested_io_t0_walker_guest_guest_io0_sg_3, nested_io_t0_walker_guest_guest_io0_sg_4, nested_io_t0_walker_guest_guest_io0_sg_5, nested_io_t0_walker_guest_guest_io0_st, wn_io_t_start, nested_io_t0_walker_guest_guest_io0_x_addr_h, nested_io_t0_x_done, nested_io_t0_walker_guest_guest_io0_x_on_table_h, nested_io_t0_x_pa, nested_io_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, m_rerr, nested_io_t0_x_rnow, nested_io_t0_x_status, nested_io_t0_walker_guest_guest_io0_x_update_h, nested_io_t0_walker_guest_guest_io0_x_waddr_h, nested_io_t0_walker_guest_guest_io0_x_wdata_h) begin: nested_io_t0_walker_guest_guest_io0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -36622,6 +36576,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                 used = 1'b0;
                 if ((nested_io_t0_walker_guest_guest_io0_lvl == 5)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -36638,6 +36595,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                 end
                 if ((nested_io_t0_walker_guest_guest_io0_lvl == 4)) begin
                     uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
@@ -36657,6 +36617,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -36677,6 +36640,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                     end
                     else begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -36710,7 +36676,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                 else begin
                     case (nested_io_t0_walker_guest_guest_io0_lvl)
                         'h5: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -36728,7 +36696,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                             end
                         end
                         'h4: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
@@ -36747,7 +36717,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -36789,7 +36761,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                 end
@@ -36809,7 +36783,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if ((((m_rdata & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 end
@@ -36851,7 +36827,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
                                 end
                                 else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                                 end
@@ -36870,7 +36848,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                             end
                         end
                         'h1: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
                             end
@@ -37058,7 +37038,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
         3'b111: begin
             case (nested_io_t0_walker_guest_guest_io0_lvl)
                 'h5: begin
-                    if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if ((((nested_io_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -37076,7 +37058,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                     end
                 end
                 'h4: begin
-                    if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if ((((nested_io_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                     end
@@ -37095,7 +37079,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                 end
                 'h3: begin
                     if ((nested_io_t0_walker_guest_guest_io0_le[7] && 1'b1)) begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((nested_io_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -37137,7 +37123,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                         end
                     end
                     else begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
                         end
@@ -37157,7 +37145,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                 end
                 'h2: begin
                     if (nested_io_t0_walker_guest_guest_io0_le[7]) begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if ((((nested_io_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
                         end
@@ -37199,7 +37189,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                         end
                     end
                     else begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                         end
                         else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
                         end
@@ -37218,7 +37210,9 @@ always @(nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_gue
                     end
                 end
                 'h1: begin
-                    if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                     end
                     else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
                     end
@@ -37301,6 +37295,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
         nested_io_t0_walker_guest_guest_io0_a_us <= 0;
         nested_io_t0_walker_guest_guest_io0_a_xd <= 0;
         wn_io_t_done <= 0;
+        nested_io_t0_walker_guest_guest_io0_ea <= 0;
         nested_io_t0_walker_guest_guest_io0_fault_k <= 0;
         nested_io_t0_walker_guest_guest_io0_flevel <= 0;
         nested_io_t0_walker_guest_guest_io0_hk_translate_h <= 0;
@@ -37325,6 +37320,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
         wn_io_t_o_r1_error_code <= 0;
         wn_io_t_o_r1_vector <= 0;
         wn_io_t_o_r_cr2 <= 0;
+        wn_io_t_o_r_entry <= 0;
         wn_io_t_o_r_error_code <= 0;
         wn_io_t_o_r_vector <= 0;
         wn_io_t_o_status <= 0;
@@ -37392,6 +37388,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                     nested_io_t0_walker_guest_guest_io0_pend_2 <= 1'b0;
                     nested_io_t0_walker_guest_guest_io0_pend_1 <= 1'b0;
                     nested_io_t0_walker_guest_guest_io0_le <= 0;
+                    nested_io_t0_walker_guest_guest_io0_ea <= 0;
                     in2 = wn_io_t_i_addr;
                     in3 = (wn_io_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
@@ -37419,7 +37416,7 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                         in0 = in6;
                     end
                     if ((wn_io_t_r_CR4[5] && (wn_io_t_i_addr != in0))) begin
-                        nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
+                        nested_io_t0_walker_guest_guest_io0_fault_k <= 11;
                         nested_io_t0_walker_guest_guest_io0_flevel <= 0;
                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                     end
@@ -37437,9 +37434,13 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
             end
             3'b001: begin
                 if (nested_io_t0_x_rnow) begin
+                    nested_io_t0_walker_guest_guest_io0_ea <= nested_io_t0_x_pa;
                     used = 1'b0;
                     if ((nested_io_t0_walker_guest_guest_io0_lvl == 5)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -37456,6 +37457,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                     end
                     if ((nested_io_t0_walker_guest_guest_io0_lvl == 4)) begin
                         uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
@@ -37475,6 +37479,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -37495,6 +37502,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                         end
                         else begin
                             uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
                             if ((!m_rdata[0])) begin
                                 uok = 1'b0;
                             end
@@ -37522,13 +37532,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                         nested_io_t0_walker_guest_guest_io0_le <= m_rdata;
                         case (nested_io_t0_walker_guest_guest_io0_lvl)
                             'h5: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 5;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= 5;
+                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 5;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -37544,13 +37559,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                 end
                             end
                             'h4: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 4;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= 4;
+                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 128) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 4;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -37567,13 +37587,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                             end
                             'h3: begin
                                 if ((m_rdata[7] && 1'b1)) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= 3;
+                                        nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37585,37 +37610,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                         v_xd = (nested_io_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_io_t_r_EFER[11]));
                                         nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if ((wn_io_t_k_user && (!v_us))) begin
-                                            nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
-                                            nested_io_t0_walker_guest_guest_io0_flevel <= 3;
-                                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
-                                        end
-                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 4;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 5;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 6;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((wn_io_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 7;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                        else if ((wn_io_t_k_fetch && v_xd)) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 8;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 9;
+                                            nested_io_t0_walker_guest_guest_io0_flevel <= 3;
+                                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                        end
+                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                            nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
@@ -37639,13 +37664,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= 3;
+                                        nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37663,13 +37693,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                             end
                             'h2: begin
                                 if (m_rdata[7]) begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= 2;
+                                        nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37681,37 +37716,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                         v_xd = (nested_io_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_io_t_r_EFER[11]));
                                         nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if ((wn_io_t_k_user && (!v_us))) begin
-                                            nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
-                                            nested_io_t0_walker_guest_guest_io0_flevel <= 2;
-                                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
-                                        end
-                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 4;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                        else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 5;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 6;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((wn_io_t_k_fetch && v_xd)) begin
+                                        else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 7;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                        else if ((wn_io_t_k_fetch && v_xd)) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 8;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
-                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                        else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= 9;
+                                            nested_io_t0_walker_guest_guest_io0_flevel <= 2;
+                                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                        end
+                                        else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                            nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
                                             nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                         end
@@ -37735,13 +37770,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                     end
                                 end
                                 else begin
-                                    if ((!m_rdata[0])) begin
+                                    if (m_rerr) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    else if ((!m_rdata[0])) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= 2;
+                                        nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37758,13 +37798,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                 end
                             end
                             'h1: begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                else if ((!m_rdata[0])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= 1;
+                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if (((!wn_io_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0))) begin
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -37776,37 +37821,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                     v_xd = (nested_io_t0_walker_guest_guest_io0_a_xd || (m_rdata[63] && wn_io_t_r_EFER[11]));
                                     nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                     if ((wn_io_t_k_user && (!v_us))) begin
-                                        nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
-                                        nested_io_t0_walker_guest_guest_io0_flevel <= 1;
-                                        nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
-                                    end
-                                    else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 4;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                    else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 5;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 6;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((wn_io_t_k_fetch && v_xd)) begin
+                                    else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 7;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                    else if ((wn_io_t_k_fetch && v_xd)) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 8;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
-                                    else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                    else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= 9;
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= 1;
+                                        nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                    end
+                                    else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
                                         nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                         nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                     end
@@ -37901,15 +37946,16 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                 wn_io_t_o_aux <= 0;
                 wn_io_t_o_r_vector <= 14;
                 wn_io_t_o_r_error_code <= 0;
-                wn_io_t_o_r_error_code[0] <= (nested_io_t0_walker_guest_guest_io0_fault_k[4-1:0] != 1);
+                wn_io_t_o_r_error_code[0] <= (nested_io_t0_walker_guest_guest_io0_fault_k[4-1:0] != 2);
                 wn_io_t_o_r_error_code[1] <= wn_io_t_k_write;
                 wn_io_t_o_r_error_code[2] <= wn_io_t_k_user;
-                wn_io_t_o_r_error_code[3] <= (nested_io_t0_walker_guest_guest_io0_fault_k[4-1:0] == 2);
+                wn_io_t_o_r_error_code[3] <= (nested_io_t0_walker_guest_guest_io0_fault_k[4-1:0] == 3);
                 wn_io_t_o_r_error_code[4] <= (wn_io_t_k_fetch && (wn_io_t_r_CR4[20] || wn_io_t_r_EFER[11]));
-                wn_io_t_o_r_error_code[5] <= (((nested_io_t0_walker_guest_guest_io0_fault_k > 2) && (nested_io_t0_walker_guest_guest_io0_fault_k <= 9)) && (((wn_io_t_r_CR4[22] && nested_io_t0_walker_guest_guest_io0_a_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16])))));
+                wn_io_t_o_r_error_code[5] <= (((nested_io_t0_walker_guest_guest_io0_fault_k > 3) && (nested_io_t0_walker_guest_guest_io0_fault_k <= 10)) && (((wn_io_t_r_CR4[22] && nested_io_t0_walker_guest_guest_io0_a_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16])))));
                 wn_io_t_o_r_error_code[6] <= 1'b0;
                 wn_io_t_o_r_error_code[15] <= 1'b0;
                 wn_io_t_o_r_cr2 <= wn_io_t_i_addr;
+                wn_io_t_o_r_entry <= nested_io_t0_walker_guest_guest_io0_ea;
                 wn_io_t_o_r1_vector <= 13;
                 wn_io_t_o_r1_error_code <= 0;
                 wn_io_t_done <= 1'b1;
@@ -37991,13 +38037,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                 nested_io_t0_walker_guest_guest_io0_le <= nested_io_t0_walker_guest_guest_io0_le;
                 case (nested_io_t0_walker_guest_guest_io0_lvl)
                     'h5: begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_io_t0_walker_guest_guest_io0_flevel <= 5;
                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if ((((nested_io_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                             nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_io_t0_walker_guest_guest_io0_flevel <= 5;
+                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if ((((nested_io_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_io_t0_walker_guest_guest_io0_flevel <= 5;
                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -38013,13 +38064,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                         end
                     end
                     'h4: begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_io_t0_walker_guest_guest_io0_flevel <= 4;
                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if ((((nested_io_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                             nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_io_t0_walker_guest_guest_io0_flevel <= 4;
+                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if ((((nested_io_t0_walker_guest_guest_io0_le & 128) != 0) || (1'b1 && ((nested_io_t0_walker_guest_guest_io0_le & 256) != 0)) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_io_t0_walker_guest_guest_io0_flevel <= 4;
                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -38036,13 +38092,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                     end
                     'h3: begin
                         if ((nested_io_t0_walker_guest_guest_io0_le[7] && 1'b1)) begin
-                            if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((nested_io_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io0_flevel <= 3;
+                                nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((nested_io_t0_walker_guest_guest_io0_le & 1073733632) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38054,37 +38115,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                 v_xd = (nested_io_t0_walker_guest_guest_io0_a_xd || (nested_io_t0_walker_guest_guest_io0_le[63] && wn_io_t_r_EFER[11]));
                                 nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if ((wn_io_t_k_user && (!v_us))) begin
-                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
-                                    nested_io_t0_walker_guest_guest_io0_flevel <= 3;
-                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
-                                end
-                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 4;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 5;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 6;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((wn_io_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 7;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                else if ((wn_io_t_k_fetch && v_xd)) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 8;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 9;
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= 3;
+                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -38108,13 +38169,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                             end
                         end
                         else begin
-                            if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io0_flevel <= 3;
+                                nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_t0_walker_guest_guest_io0_le & 128) != 0)))) begin
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 3;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38132,13 +38198,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                     end
                     'h2: begin
                         if (nested_io_t0_walker_guest_guest_io0_le[7]) begin
-                            if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((nested_io_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io0_flevel <= 2;
+                                nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((nested_io_t0_walker_guest_guest_io0_le & 2088960) != 0) || ((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38150,37 +38221,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                                 v_xd = (nested_io_t0_walker_guest_guest_io0_a_xd || (nested_io_t0_walker_guest_guest_io0_le[63] && wn_io_t_r_EFER[11]));
                                 nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if ((wn_io_t_k_user && (!v_us))) begin
-                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
-                                    nested_io_t0_walker_guest_guest_io0_flevel <= 2;
-                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
-                                end
-                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 4;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                                else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 5;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 6;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((wn_io_t_k_fetch && v_xd)) begin
+                                else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 7;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                                else if ((wn_io_t_k_fetch && v_xd)) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 8;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
-                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= 9;
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= 2;
+                                    nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                                end
+                                else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
                                     nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                     nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                                 end
@@ -38204,13 +38275,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                             end
                         end
                         else begin
-                            if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                            if (m_rerr) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                            else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                                nested_io_t0_walker_guest_guest_io0_flevel <= 2;
+                                nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 2;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38227,13 +38303,18 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                         end
                     end
                     'h1: begin
-                        if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
+                        if (m_rerr) begin
                             nested_io_t0_walker_guest_guest_io0_fault_k <= 1;
                             nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
-                        else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                        else if ((!nested_io_t0_walker_guest_guest_io0_le[0])) begin
                             nested_io_t0_walker_guest_guest_io0_fault_k <= 2;
+                            nested_io_t0_walker_guest_guest_io0_flevel <= 1;
+                            nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                        end
+                        else if (((!wn_io_t_r_EFER[11]) && ((nested_io_t0_walker_guest_guest_io0_le & 64'h8000000000000000) != 0))) begin
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
                             nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                             nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                         end
@@ -38245,37 +38326,37 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io0_fsm
                             v_xd = (nested_io_t0_walker_guest_guest_io0_a_xd || (nested_io_t0_walker_guest_guest_io0_le[63] && wn_io_t_r_EFER[11]));
                             nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                             if ((wn_io_t_k_user && (!v_us))) begin
-                                nested_io_t0_walker_guest_guest_io0_fault_k <= 3;
-                                nested_io_t0_walker_guest_guest_io0_flevel <= 1;
-                                nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
-                            end
-                            else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 4;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
+                            else if (((wn_io_t_k_user && wn_io_t_k_write) && (!v_rw))) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 5;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
+                            else if (((((!wn_io_t_k_user) && wn_io_t_k_write) && (!v_rw)) && wn_io_t_r_CR0[16])) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 6;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((wn_io_t_k_fetch && v_xd)) begin
+                            else if ((((((!wn_io_t_k_user) && (!wn_io_t_k_fetch)) && v_us) && wn_io_t_r_CR4[21]) && (!wn_io_t_r_RFLAGS[18]))) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 7;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
+                            else if ((wn_io_t_k_fetch && v_xd)) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 8;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
-                            else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                            else if (((((!wn_io_t_k_user) && wn_io_t_k_fetch) && v_us) && wn_io_t_r_CR4[20])) begin
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= 9;
+                                nested_io_t0_walker_guest_guest_io0_flevel <= 1;
+                                nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
+                            end
+                            else if ((((wn_io_t_r_CR4[22] && v_us) && (!wn_io_t_k_fetch)) && ((((wn_io_t_r_PKRU >>> (2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59])) & 1) == 1) || (((((wn_io_t_r_PKRU >>> ((2 * nested_io_t0_walker_guest_guest_io0_le[63-1:59]) + 1)) & 1) == 1) && wn_io_t_k_write) && (wn_io_t_k_user || wn_io_t_r_CR0[16]))))) begin
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= 10;
                                 nested_io_t0_walker_guest_guest_io0_flevel <= 1;
                                 nested_io_t0_walker_guest_guest_io0_st <= 3'b011;
                             end
@@ -38313,4 +38394,4 @@ assign nested_io_t0_hb_HPT = wn_io_t_r_HPT;
 assign nested_io_t0_hb_TRQ = wn_io_t_r_TRQ;
 
 endmodule
-// virtspec conversion 912758c1af156d84efdbfe96 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 4a73a6aa786687397941318cbe0be287a00b6b4183f7fa9019feb80523710b66
+// virtspec conversion bff47c72c21bec0d8912a516 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 256d19e740e8495c382df788f73607444bf220129df00019aa31824e6ad14ecf

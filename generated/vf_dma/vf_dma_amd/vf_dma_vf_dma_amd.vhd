@@ -240,6 +240,7 @@ signal wk_io_t_host_permission: unsigned(0 downto 0);
 signal wk_io_t_host_reserved: unsigned(0 downto 0);
 signal wk_io_t_host_skipped_bits: unsigned(0 downto 0);
 signal wk_io_t_host_translation: unsigned(0 downto 0);
+signal wk_io_t_hw_error: unsigned(0 downto 0);
 signal wk_io_t_level: unsigned(2 downto 0);
 signal wk_io_t_non_canonical: unsigned(0 downto 0);
 signal wk_io_t_not_present: unsigned(0 downto 0);
@@ -281,6 +282,7 @@ signal wn_io_t_o_n_g_xd: unsigned(0 downto 0);
 signal wn_io_t_o_n_spa: unsigned(63 downto 0);
 signal wn_io_t_o_pa: unsigned(63 downto 0);
 signal wn_io_t_o_r_cr2: unsigned(63 downto 0);
+signal wn_io_t_o_r_entry: unsigned(63 downto 0);
 signal wn_io_t_o_r_error_code: unsigned(31 downto 0);
 signal wn_io_t_o_r_vector: unsigned(7 downto 0);
 signal wn_io_t_o_status: unsigned(7 downto 0);
@@ -521,7 +523,7 @@ signal nested_io_g0_walker_host_gcr3_walk0_se_4: unsigned(63 downto 0);
 signal nested_io_g0_walker_host_gcr3_walk0_se_5: unsigned(63 downto 0);
 signal nested_io_g0_walker_host_gcr3_walk0_se_6: unsigned(63 downto 0);
 signal nested_io_g0_walker_host_gcr3_walk0_st: t_enum_S_3;
-signal nested_io_g0_walker_guest_gcr3_walk0_a_tbl: unsigned(51 downto 0);
+signal nested_io_g0_walker_guest_gcr3_walk0_ea: unsigned(63 downto 0);
 signal nested_io_g0_walker_guest_gcr3_walk0_fault_k: unsigned(7 downto 0);
 signal nested_io_g0_walker_guest_gcr3_walk0_flevel: unsigned(2 downto 0);
 signal nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h: std_logic;
@@ -606,6 +608,7 @@ signal nested_io_t0_walker_host_guest_io0_st: t_enum_S_5;
 signal nested_io_t0_walker_guest_guest_io0_a_rw: std_logic;
 signal nested_io_t0_walker_guest_guest_io0_a_us: std_logic;
 signal nested_io_t0_walker_guest_guest_io0_a_xd: std_logic;
+signal nested_io_t0_walker_guest_guest_io0_ea: unsigned(63 downto 0);
 signal nested_io_t0_walker_guest_guest_io0_fault_k: unsigned(7 downto 0);
 signal nested_io_t0_walker_guest_guest_io0_flevel: unsigned(2 downto 0);
 signal nested_io_t0_walker_guest_guest_io0_hk_translate_h: std_logic;
@@ -3890,6 +3893,7 @@ begin
             wk_io_t_host_reserved <= to_unsigned(0, 1);
             wk_io_t_host_skipped_bits <= to_unsigned(0, 1);
             wk_io_t_host_translation <= to_unsigned(0, 1);
+            wk_io_t_hw_error <= to_unsigned(0, 1);
             wk_io_t_level <= to_unsigned(0, 3);
             wk_io_t_non_canonical <= to_unsigned(0, 1);
             wk_io_t_not_present <= to_unsigned(0, 1);
@@ -5345,6 +5349,7 @@ begin
                     wk_io_t_host_level <= to_unsigned(0, 3);
                     wk_io_t_fault <= to_unsigned(0, 8);
                     wk_io_t_host_fault <= to_unsigned(0, 8);
+                    wk_io_t_hw_error <= to_unsigned(0, 1);
                     wk_io_t_not_present <= to_unsigned(0, 1);
                     wk_io_t_reserved <= to_unsigned(0, 1);
                     wk_io_t_user_supervisor <= to_unsigned(0, 1);
@@ -5366,6 +5371,7 @@ begin
                     wk_io_t_vector <= to_unsigned(0, 8);
                     wk_io_t_error_code <= to_unsigned(0, 32);
                     wk_io_t_cr2 <= to_unsigned(0, 64);
+                    wk_io_t_entry <= to_unsigned(0, 64);
                     wk_io_t_PR <= to_unsigned(0, 1);
                     wk_io_t_RZ <= to_unsigned(0, 1);
                     wk_io_t_PE <= to_unsigned(0, 1);
@@ -5376,7 +5382,6 @@ begin
                     wk_io_t_g_rw <= to_unsigned(0, 1);
                     wk_io_t_g_us <= to_unsigned(0, 1);
                     wk_io_t_g_xd <= to_unsigned(0, 1);
-                    wk_io_t_entry <= to_unsigned(0, 64);
                     if ((cl_vf_dma /= 0) and (wk_io_g_ok /= 0)) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         wn_io_t_i_addr <= v_wide(64-1 downto 0);
@@ -5477,71 +5482,88 @@ begin
                             wk_io_t_fault <= wn_io_t_o_status;
                             wk_io_t_level <= wn_io_t_o_level;
                             if (wn_io_t_o_status = 1) then
-                                wk_io_t_not_present <= to_unsigned(1, 1);
+                                wk_io_t_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 2) then
-                                wk_io_t_reserved <= to_unsigned(1, 1);
+                                wk_io_t_not_present <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 3) then
-                                wk_io_t_user_supervisor <= to_unsigned(1, 1);
+                                wk_io_t_reserved <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 4) then
-                                wk_io_t_user_write <= to_unsigned(1, 1);
+                                wk_io_t_user_supervisor <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 5) then
-                                wk_io_t_supervisor_write <= to_unsigned(1, 1);
+                                wk_io_t_user_write <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 6) then
-                                wk_io_t_smap <= to_unsigned(1, 1);
+                                wk_io_t_supervisor_write <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 7) then
-                                wk_io_t_execute_disable <= to_unsigned(1, 1);
+                                wk_io_t_smap <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 8) then
-                                wk_io_t_smep <= to_unsigned(1, 1);
+                                wk_io_t_execute_disable <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 9) then
-                                wk_io_t_protection_key <= to_unsigned(1, 1);
+                                wk_io_t_smep <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 10) then
+                                wk_io_t_protection_key <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_t_o_status = 11) then
                                 wk_io_t_non_canonical <= to_unsigned(1, 1);
                             end if;
                             if (wn_io_t_o_status = 1) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 2) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 3) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 4) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 5) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 6) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 7) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 8) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             elsif (wn_io_t_o_status = 9) then
                                 wk_io_t_vector <= wn_io_t_o_r_vector;
                                 wk_io_t_error_code <= wn_io_t_o_r_error_code;
                                 wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
+                            elsif (wn_io_t_o_status = 10) then
+                                wk_io_t_vector <= wn_io_t_o_r_vector;
+                                wk_io_t_error_code <= wn_io_t_o_r_error_code;
+                                wk_io_t_cr2 <= wn_io_t_o_r_cr2;
+                                wk_io_t_entry <= wn_io_t_o_r_entry;
                             end if;
                         end if;
                         st <= S7W0;
@@ -5808,7 +5830,7 @@ begin
                                 h256 := h258;
                             end if;
                             h249 := to_unsigned(0, 1);
-                            if ((h251 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h253 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h255 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h256 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h251 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h253 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h255 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h256 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h249 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h249;
@@ -5887,7 +5909,7 @@ begin
                             h284 := shift_right(r_EVT_LOG_TAIL, 4);
                             h285 := to_unsigned(0, 15);
                             h285 := (h284(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h266 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h268 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h270 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h271 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h266 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h268 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h270 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h271 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h264 := h283;
                             else
                                 h264 := unsigned'(to_unsigned(0, 1) & h285);
@@ -5969,7 +5991,7 @@ begin
                                 h295 := h297;
                             end if;
                             h288 := to_unsigned(0, 1);
-                            if ((h290 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h292 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h294 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h295 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h290 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h292 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h294 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h295 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h288 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h288;
@@ -6049,7 +6071,7 @@ begin
                             h322 := shift_right(r_EVT_LOG_TAIL, 4);
                             h323 := to_unsigned(0, 15);
                             h323 := (h322(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h304 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h306 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h308 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h309 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h304 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h306 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h308 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h309 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h302 := h321;
                             else
                                 h302 := unsigned'(to_unsigned(0, 1) & h323);
@@ -6104,7 +6126,7 @@ begin
                                 h333 := h335;
                             end if;
                             h326 := to_unsigned(0, 1);
-                            if ((h328 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h330 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h332 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h333 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h328 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h330 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h332 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h333 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h326 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h326;
@@ -6168,7 +6190,7 @@ begin
                             h356 := shift_right(r_EVT_LOG_TAIL, 4);
                             h357 := to_unsigned(0, 15);
                             h357 := (h356(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h338 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h340 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h342 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h343 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h338 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h340 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h342 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h343 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h336 := h355;
                             else
                                 h336 := unsigned'(to_unsigned(0, 1) & h357);
@@ -6320,7 +6342,7 @@ begin
                                 h379 := h381;
                             end if;
                             h372 := to_unsigned(0, 1);
-                            if ((h374 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h376 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h378 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h379 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h374 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h376 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h378 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h379 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h372 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h372;
@@ -6391,7 +6413,7 @@ begin
                             h403 := shift_right(r_EVT_LOG_TAIL, 4);
                             h404 := to_unsigned(0, 15);
                             h404 := (h403(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h385 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h387 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h389 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h390 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h385 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h387 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h389 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h390 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h383 := h402;
                             else
                                 h383 := unsigned'(to_unsigned(0, 1) & h404);
@@ -6404,7 +6426,7 @@ begin
                             cl_io_is_run <= to_unsigned(0, 1);
                             cl_io_ga_log <= to_unsigned(0, 1);
                             cl_io_irr <= to_unsigned(0, 64);
-                        elsif (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))) then
+                        elsif (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_guest_page_tab_hw_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 3);
@@ -6446,7 +6468,7 @@ begin
                                 h412 := h414;
                             end if;
                             h405 := to_unsigned(0, 1);
-                            if ((h407 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h409 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h411 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h412 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h407 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h409 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h411 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h412 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h405 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h405;
@@ -6523,7 +6545,7 @@ begin
                             h437 := shift_right(r_EVT_LOG_TAIL, 4);
                             h438 := to_unsigned(0, 15);
                             h438 := (h437(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h419 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h421 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h423 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h424 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h419 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h421 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h423 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h424 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h417 := h436;
                             else
                                 h417 := unsigned'(to_unsigned(0, 1) & h438);
@@ -6678,7 +6700,7 @@ begin
                                 h455 := h457;
                             end if;
                             h448 := to_unsigned(0, 1);
-                            if ((h450 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h452 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h454 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h455 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h450 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h452 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h454 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h455 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h448 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h448;
@@ -6801,7 +6823,7 @@ begin
                             h487 := shift_right(r_EVT_LOG_TAIL, 4);
                             h488 := to_unsigned(0, 15);
                             h488 := (h487(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h469 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h471 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h473 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h474 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h469 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h471 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h473 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h474 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h467 := h486;
                             else
                                 h467 := unsigned'(to_unsigned(0, 1) & h488);
@@ -6925,7 +6947,7 @@ begin
                                 h513 := h515;
                             end if;
                             h506 := to_unsigned(0, 1);
-                            if ((h508 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h510 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h512 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h513 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h508 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h510 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h512 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h513 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h506 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h506;
@@ -6991,7 +7013,7 @@ begin
                             h536 := shift_right(r_EVT_LOG_TAIL, 4);
                             h537 := to_unsigned(0, 15);
                             h537 := (h536(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h518 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h520 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h522 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h523 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h518 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h520 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h522 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h523 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h516 := h535;
                             else
                                 h516 := unsigned'(to_unsigned(0, 1) & h537);
@@ -7046,7 +7068,7 @@ begin
                                 h545 := h547;
                             end if;
                             h538 := to_unsigned(0, 1);
-                            if ((h540 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h542 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h544 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h545 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h540 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h542 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h544 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h545 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h538 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h538;
@@ -7136,7 +7158,7 @@ begin
                             h575 := shift_right(r_EVT_LOG_TAIL, 4);
                             h576 := to_unsigned(0, 15);
                             h576 := (h575(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h557 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h559 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h561 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h562 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h557 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h559 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h561 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h562 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h555 := h574;
                             else
                                 h555 := unsigned'(to_unsigned(0, 1) & h576);
@@ -7259,7 +7281,7 @@ begin
                                 h597 := h599;
                             end if;
                             h590 := to_unsigned(0, 1);
-                            if ((h592 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h594 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h596 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h597 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h592 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h594 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h596 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h597 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h590 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h590;
@@ -7342,7 +7364,7 @@ begin
                             h627 := shift_right(r_EVT_LOG_TAIL, 4);
                             h628 := to_unsigned(0, 15);
                             h628 := (h627(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h609 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h611 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h613 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h614 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h609 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h611 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h613 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h614 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h607 := h626;
                             else
                                 h607 := unsigned'(to_unsigned(0, 1) & h628);
@@ -7575,7 +7597,7 @@ begin
                                 h677 := h679;
                             end if;
                             h670 := to_unsigned(0, 1);
-                            if ((h672 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h674 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h676 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h677 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h672 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h674 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h676 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h677 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h670 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h670;
@@ -7703,7 +7725,7 @@ begin
                             h718 := shift_right(r_EVT_LOG_TAIL, 4);
                             h719 := to_unsigned(0, 15);
                             h719 := (h718(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h700 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h702 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h704 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h705 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h700 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h702 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h704 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h705 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h698 := h717;
                             else
                                 h698 := unsigned'(to_unsigned(0, 1) & h719);
@@ -7818,7 +7840,7 @@ begin
                         else
                             h741 := h743;
                         end if;
-                        if ((cl_io_exit /= 0) and ((h736 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h738 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h740 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h741 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
+                        if ((cl_io_exit /= 0) and ((h736 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h738 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h740 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h741 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
                             h729 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                             h729 := shift_right(r_EVT_LOG_BAR, 12);
                             h730 := unsigned'("0000000000000000000000000000000000000000");
@@ -7882,7 +7904,7 @@ begin
                         else
                             h756 := h758;
                         end if;
-                        if ((cl_io_exit /= 0) and ((h751 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h753 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and (wk_io_t_host_hw_error /= 0))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h755 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h756 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
+                        if ((cl_io_exit /= 0) and ((h751 /= 0) and ((((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or ((((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h753 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))) and ((w_io_dte_0(58-1 downto 56) = 3) or (w_io_dte_10(56-1 downto 54) >= 2)))) or False) or False) or (((((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False) or False) or (((wk_io_g_walked /= 0) and ((wk_io_g_hw_error /= 0) or (wk_io_g_host_hw_error /= 0))) or ((wk_io_t_walked /= 0) and ((wk_io_t_hw_error /= 0) or (wk_io_t_host_hw_error /= 0)))))) or (((True and (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or ((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (((((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) /= 7)) and (h755 /= 0)) and bool(w_io_dte_0(55))) and (False or bool(w_io_dte_0(54)))))) and (not (h756 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True)) or ((wk_io_g_walked /= 0) and (not (wk_io_g_ok /= 0)))) or (((wk_io_t_walked /= 0) and (not (wk_io_t_ok /= 0))) and (not (wk_io_t_host_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
                             h744 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                             h744 := shift_right(r_EVT_LOG_BAR, 12);
                             h745 := unsigned'("0000000000000000000000000000000000000000");
@@ -25821,15 +25843,8 @@ end process nested_io_g0_walker_host_gcr3_walk0_fsm;
 
 nested_io_g0_x_rnow <= stdl((nested_io_g0_walker_host_gcr3_walk0_st = PREAD) and bool(m_rvalid));
 
-nested_io_g0_walker_guest_gcr3_walk0_logic: process (nested_io_g0_walker_guest_gcr3_walk0_a_tbl, wn_io_g_done, nested_io_g0_walker_guest_gcr3_walk0_flevel, nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_io_g0_walker_guest_gcr3_walk0_hk_write_h, wn_io_g_i_addr, nested_io_g0_walker_guest_gcr3_walk0_lvl, nested_io_g0_walker_guest_gcr3_walk0_pend_1, nested_io_g0_walker_guest_gcr3_walk0_pend_2, nested_io_g0_walker_guest_gcr3_walk0_pend_3, wn_io_g_r_GCR3_TRP, nested_io_g0_walker_guest_gcr3_walk0_sa_1, nested_io_g0_walker_guest_gcr3_walk0_sa_2, nested_io_g0_walker_guest_gcr3_walk0_sa_3, nested_io_g0_walker_guest_gcr3_walk0_se_1, nested_io_g0_walker_guest_gcr3_walk0_se_2, nested_io_g0_walker_guest_gcr3_walk0_se_3, nested_io_g0_walker_guest_gcr3_walk0_st, wn_io_g_start, nested_io_g0_walker_guest_gcr3_walk0_x_addr_h, nested_io_g0_x_done, nested_io_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_io_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_io_g0_x_rnow, nested_io_g0_x_status, nested_io_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_io_g0_walker_guest_gcr3_walk0_x_wdata_h) is
+nested_io_g0_walker_guest_gcr3_walk0_logic: process (wn_io_g_done, nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_io_g0_walker_guest_gcr3_walk0_hk_write_h, wn_io_g_i_addr, nested_io_g0_walker_guest_gcr3_walk0_lvl, nested_io_g0_walker_guest_gcr3_walk0_pend_1, nested_io_g0_walker_guest_gcr3_walk0_pend_2, nested_io_g0_walker_guest_gcr3_walk0_pend_3, wn_io_g_r_GCR3_TRP, nested_io_g0_walker_guest_gcr3_walk0_sa_1, nested_io_g0_walker_guest_gcr3_walk0_sa_2, nested_io_g0_walker_guest_gcr3_walk0_sa_3, nested_io_g0_walker_guest_gcr3_walk0_se_1, nested_io_g0_walker_guest_gcr3_walk0_se_2, nested_io_g0_walker_guest_gcr3_walk0_se_3, nested_io_g0_walker_guest_gcr3_walk0_st, wn_io_g_start, nested_io_g0_walker_guest_gcr3_walk0_x_addr_h, nested_io_g0_x_done, nested_io_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_io_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_io_g0_x_rnow, nested_io_g0_x_status, nested_io_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_io_g0_walker_guest_gcr3_walk0_x_wdata_h) is
     variable pending: std_logic;
-    variable v_tbl: unsigned(51 downto 0);
-    variable rs0: unsigned(8 downto 0);
-    variable rs1: unsigned(31 downto 0);
-    variable rs2: unsigned(8 downto 0);
-    variable rs3: unsigned(31 downto 0);
-    variable rs4: unsigned(31 downto 0);
-    variable rs5: unsigned(52 downto 0);
 begin
     nested_io_g0_x_valid <= '0';
     nested_io_g0_x_pwrite <= nested_io_g0_walker_guest_gcr3_walk0_x_pwrite_h;
@@ -25840,7 +25855,6 @@ begin
     nested_io_g0_hk_write <= nested_io_g0_walker_guest_gcr3_walk0_hk_write_h;
     nested_io_g0_hk_translate <= nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending := '0';
-    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(wn_io_g_done) then
         null;
     end if;
@@ -25878,7 +25892,6 @@ begin
                     elsif (not bool(m_rdata(0))) then
                         null;
                     else
-                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_io_g0_x_valid <= '1';
                         nested_io_g0_x_pwrite <= '0';
                         nested_io_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_g_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -25892,7 +25905,6 @@ begin
                     elsif (not bool(m_rdata(0))) then
                         null;
                     else
-                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_io_g0_x_valid <= '1';
                         nested_io_g0_x_pwrite <= '0';
                         nested_io_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_g_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -25906,7 +25918,6 @@ begin
                     elsif (not bool(m_rdata(0))) then
                         null;
                     else
-                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if True then
                             nested_io_g0_x_valid <= '1';
                             nested_io_g0_x_pwrite <= '0';
@@ -25941,26 +25952,7 @@ begin
                 null;
             end if;
         when FAULT =>
-            rs0 := to_unsigned(0, 9);
-            rs1 := unsigned'("00000000000000000000000000000000");
-            rs1 := wn_io_g_i_addr;
-            rs2 := to_unsigned(0, 9);
-            rs3 := unsigned'("00000000000000000000000000000000");
-            rs3 := wn_io_g_i_addr;
-            rs4 := unsigned'("00000000000000000000000000000000");
-            rs4 := wn_io_g_i_addr;
-            if (nested_io_g0_walker_guest_gcr3_walk0_flevel = 1) then
-                rs2 := rs3(30-1 downto 21);
-            else
-                rs2 := rs4(21-1 downto 12);
-            end if;
-            if (nested_io_g0_walker_guest_gcr3_walk0_flevel = 2) then
-                rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
-            else
-                rs0 := rs2;
-            end if;
-            rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-            rs5 := (unsigned'(to_unsigned(0, 1) & nested_io_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
+            null;
         when ADREQ =>
             if bool(nested_io_g0_walker_guest_gcr3_walk0_pend_3) then
                 nested_io_g0_x_valid <= '1';
@@ -25995,18 +25987,11 @@ end process nested_io_g0_walker_guest_gcr3_walk0_logic;
 
 nested_io_g0_walker_guest_gcr3_walk0_fsm: process (clk) is
     variable pending: std_logic;
-    variable v_tbl: unsigned(51 downto 0);
-    variable rs0: unsigned(8 downto 0);
-    variable rs1: unsigned(31 downto 0);
-    variable rs2: unsigned(8 downto 0);
-    variable rs3: unsigned(31 downto 0);
-    variable rs4: unsigned(31 downto 0);
-    variable rs5: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= to_unsigned(0, 52);
             wn_io_g_done <= '0';
+            nested_io_g0_walker_guest_gcr3_walk0_ea <= to_unsigned(0, 64);
             nested_io_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(0, 8);
             nested_io_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
             nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h <= '0';
@@ -26044,14 +26029,12 @@ begin
             nested_io_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_io_g0_hk_write;
             nested_io_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_io_g0_hk_translate;
             pending := '0';
-            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(wn_io_g_done) then
                 wn_io_g_done <= '0';
             end if;
             case nested_io_g0_walker_guest_gcr3_walk0_st is
                 when IDLE =>
                     if bool(wn_io_g_start) then
-                        nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= unsigned'(wn_io_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12));
                         nested_io_g0_walker_guest_gcr3_walk0_pend_3 <= '0';
                         nested_io_g0_walker_guest_gcr3_walk0_pend_2 <= '0';
                         nested_io_g0_walker_guest_gcr3_walk0_pend_1 <= '0';
@@ -26068,6 +26051,7 @@ begin
                     end if;
                 when XWAIT =>
                     if bool(nested_io_g0_x_rnow) then
+                        nested_io_g0_walker_guest_gcr3_walk0_ea <= nested_io_g0_x_pa;
                         nested_io_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                         if (nested_io_g0_walker_guest_gcr3_walk0_lvl = 3) then
                             if bool(m_rerr) then
@@ -26079,8 +26063,6 @@ begin
                                 nested_io_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
-                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
-                                nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_io_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -26094,8 +26076,6 @@ begin
                                 nested_io_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
-                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
-                                nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_io_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -26109,8 +26089,6 @@ begin
                                 nested_io_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
                                 nested_io_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
-                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
-                                nested_io_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if True then
                                     wn_io_g_o_level <= to_unsigned(0, 3);
                                     wn_io_g_o_gpa <= unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & wn_io_g_i_addr(12-1 downto 0));
@@ -26160,27 +26138,7 @@ begin
                     wn_io_g_o_r_PR <= to_unsigned(0, 1);
                     wn_io_g_o_r_RZ <= to_unsigned(0, 1);
                     wn_io_g_o_r_PE <= to_unsigned(0, 1);
-                    rs0 := to_unsigned(0, 9);
-                    rs1 := unsigned'("00000000000000000000000000000000");
-                    rs1 := wn_io_g_i_addr;
-                    rs2 := to_unsigned(0, 9);
-                    rs3 := unsigned'("00000000000000000000000000000000");
-                    rs3 := wn_io_g_i_addr;
-                    rs4 := unsigned'("00000000000000000000000000000000");
-                    rs4 := wn_io_g_i_addr;
-                    if (nested_io_g0_walker_guest_gcr3_walk0_flevel = 1) then
-                        rs2 := rs3(30-1 downto 21);
-                    else
-                        rs2 := rs4(21-1 downto 12);
-                    end if;
-                    if (nested_io_g0_walker_guest_gcr3_walk0_flevel = 2) then
-                        rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
-                    else
-                        rs0 := rs2;
-                    end if;
-                    rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                    rs5 := (unsigned'(to_unsigned(0, 1) & nested_io_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
-                    wn_io_g_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs5);
+                    wn_io_g_o_r_entry <= nested_io_g0_walker_guest_gcr3_walk0_ea;
                     wn_io_g_done <= '1';
                     nested_io_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when ADREQ =>
@@ -32431,7 +32389,7 @@ end process nested_io_t0_walker_host_guest_io0_fsm;
 
 nested_io_t0_x_rnow <= stdl((nested_io_t0_walker_host_guest_io0_st = PREAD) and bool(m_rvalid));
 
-nested_io_t0_walker_guest_guest_io0_logic: process (nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_guest_io0_a_us, nested_io_t0_walker_guest_guest_io0_a_xd, wn_io_t_done, nested_io_t0_h_r_frame, nested_io_t0_h_r_shift, nested_io_t0_walker_guest_guest_io0_hk_translate_h, nested_io_t0_walker_guest_guest_io0_hk_write_h, wn_io_t_i_addr, wn_io_t_k_fetch, wn_io_t_k_user, wn_io_t_k_write, nested_io_t0_walker_guest_guest_io0_le, nested_io_t0_walker_guest_guest_io0_lvl, nested_io_t0_walker_guest_guest_io0_pend_1, nested_io_t0_walker_guest_guest_io0_pend_2, nested_io_t0_walker_guest_guest_io0_pend_3, nested_io_t0_walker_guest_guest_io0_pend_4, nested_io_t0_walker_guest_guest_io0_pend_5, wn_io_t_r_CR0, wn_io_t_r_CR3, wn_io_t_r_CR4, wn_io_t_r_EFER, wn_io_t_r_PKRU, wn_io_t_r_RFLAGS, wn_io_t_r_TRQ, nested_io_t0_walker_guest_guest_io0_sa_1, nested_io_t0_walker_guest_guest_io0_sa_2, nested_io_t0_walker_guest_guest_io0_sa_3, nested_io_t0_walker_guest_guest_io0_sa_4, nested_io_t0_walker_guest_guest_io0_sa_5, nested_io_t0_walker_guest_guest_io0_se_1, nested_io_t0_walker_guest_guest_io0_se_2, nested_io_t0_walker_guest_guest_io0_se_3, nested_io_t0_walker_guest_guest_io0_se_4, nested_io_t0_walker_guest_guest_io0_se_5, nested_io_t0_walker_guest_guest_io0_sg_1, nested_io_t0_walker_guest_guest_io0_sg_2, nested_io_t0_walker_guest_guest_io0_sg_3, nested_io_t0_walker_guest_guest_io0_sg_4, nested_io_t0_walker_guest_guest_io0_sg_5, nested_io_t0_walker_guest_guest_io0_st, wn_io_t_start, nested_io_t0_walker_guest_guest_io0_x_addr_h, nested_io_t0_x_done, nested_io_t0_walker_guest_guest_io0_x_on_table_h, nested_io_t0_x_pa, nested_io_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, nested_io_t0_x_rnow, nested_io_t0_x_status, nested_io_t0_walker_guest_guest_io0_x_update_h, nested_io_t0_walker_guest_guest_io0_x_waddr_h, nested_io_t0_walker_guest_guest_io0_x_wdata_h) is
+nested_io_t0_walker_guest_guest_io0_logic: process (nested_io_t0_walker_guest_guest_io0_a_rw, nested_io_t0_walker_guest_guest_io0_a_us, nested_io_t0_walker_guest_guest_io0_a_xd, wn_io_t_done, nested_io_t0_h_r_frame, nested_io_t0_h_r_shift, nested_io_t0_walker_guest_guest_io0_hk_translate_h, nested_io_t0_walker_guest_guest_io0_hk_write_h, wn_io_t_i_addr, wn_io_t_k_fetch, wn_io_t_k_user, wn_io_t_k_write, nested_io_t0_walker_guest_guest_io0_le, nested_io_t0_walker_guest_guest_io0_lvl, nested_io_t0_walker_guest_guest_io0_pend_1, nested_io_t0_walker_guest_guest_io0_pend_2, nested_io_t0_walker_guest_guest_io0_pend_3, nested_io_t0_walker_guest_guest_io0_pend_4, nested_io_t0_walker_guest_guest_io0_pend_5, wn_io_t_r_CR0, wn_io_t_r_CR3, wn_io_t_r_CR4, wn_io_t_r_EFER, wn_io_t_r_PKRU, wn_io_t_r_RFLAGS, wn_io_t_r_TRQ, nested_io_t0_walker_guest_guest_io0_sa_1, nested_io_t0_walker_guest_guest_io0_sa_2, nested_io_t0_walker_guest_guest_io0_sa_3, nested_io_t0_walker_guest_guest_io0_sa_4, nested_io_t0_walker_guest_guest_io0_sa_5, nested_io_t0_walker_guest_guest_io0_se_1, nested_io_t0_walker_guest_guest_io0_se_2, nested_io_t0_walker_guest_guest_io0_se_3, nested_io_t0_walker_guest_guest_io0_se_4, nested_io_t0_walker_guest_guest_io0_se_5, nested_io_t0_walker_guest_guest_io0_sg_1, nested_io_t0_walker_guest_guest_io0_sg_2, nested_io_t0_walker_guest_guest_io0_sg_3, nested_io_t0_walker_guest_guest_io0_sg_4, nested_io_t0_walker_guest_guest_io0_sg_5, nested_io_t0_walker_guest_guest_io0_st, wn_io_t_start, nested_io_t0_walker_guest_guest_io0_x_addr_h, nested_io_t0_x_done, nested_io_t0_walker_guest_guest_io0_x_on_table_h, nested_io_t0_x_pa, nested_io_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, m_rerr, nested_io_t0_x_rnow, nested_io_t0_x_status, nested_io_t0_walker_guest_guest_io0_x_update_h, nested_io_t0_walker_guest_guest_io0_x_waddr_h, nested_io_t0_walker_guest_guest_io0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -32545,6 +32503,9 @@ begin
                 used := '0';
                 if (nested_io_t0_walker_guest_guest_io0_lvl = 5) then
                     uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
@@ -32561,6 +32522,9 @@ begin
                 end if;
                 if (nested_io_t0_walker_guest_guest_io0_lvl = 4) then
                     uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
@@ -32580,6 +32544,9 @@ begin
                         null;
                     else
                         uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
                         if (not bool(m_rdata(0))) then
                             uok := '0';
                         end if;
@@ -32600,6 +32567,9 @@ begin
                         null;
                     else
                         uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
                         if (not bool(m_rdata(0))) then
                             uok := '0';
                         end if;
@@ -32630,7 +32600,9 @@ begin
                     end if;
                 else
                     if (nested_io_t0_walker_guest_guest_io0_lvl = 5) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
@@ -32647,7 +32619,9 @@ begin
                             nested_io_t0_hk_translate <= '0';
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 4) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
@@ -32665,7 +32639,9 @@ begin
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
                                 null;
                             elsif (((m_rdata and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 null;
@@ -32706,7 +32682,9 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
                                 null;
                             elsif (((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                                 null;
@@ -32725,7 +32703,9 @@ begin
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 2) then
                         if bool(m_rdata(7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
                                 null;
                             elsif (((m_rdata and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 null;
@@ -32766,7 +32746,9 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
                                 null;
                             elsif ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                                 null;
@@ -32784,7 +32766,9 @@ begin
                             end if;
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 1) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                             null;
@@ -32959,7 +32943,9 @@ begin
             end if;
         when PROC =>
             if (nested_io_t0_walker_guest_guest_io0_lvl = 5) then
-                if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                     null;
                 elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
@@ -32976,7 +32962,9 @@ begin
                     nested_io_t0_hk_translate <= '0';
                 end if;
             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 4) then
-                if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                     null;
                 elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
@@ -32994,7 +32982,9 @@ begin
                 end if;
             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 3) then
                 if (bool(nested_io_t0_walker_guest_guest_io0_le(7)) and True) then
-                    if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                         null;
                     elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
@@ -33035,7 +33025,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                         null;
                     elsif (((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0))) then
                         null;
@@ -33054,7 +33046,9 @@ begin
                 end if;
             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 2) then
                 if bool(nested_io_t0_walker_guest_guest_io0_le(7)) then
-                    if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                         null;
                     elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
@@ -33095,7 +33089,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                         null;
                     elsif ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                         null;
@@ -33113,7 +33109,9 @@ begin
                     end if;
                 end if;
             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 1) then
-                if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                     null;
                 elsif ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                     null;
@@ -33196,6 +33194,7 @@ begin
             nested_io_t0_walker_guest_guest_io0_a_us <= '0';
             nested_io_t0_walker_guest_guest_io0_a_xd <= '0';
             wn_io_t_done <= '0';
+            nested_io_t0_walker_guest_guest_io0_ea <= to_unsigned(0, 64);
             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(0, 8);
             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(0, 3);
             nested_io_t0_walker_guest_guest_io0_hk_translate_h <= '0';
@@ -33220,6 +33219,7 @@ begin
             wn_io_t_o_r1_error_code <= to_unsigned(0, 32);
             wn_io_t_o_r1_vector <= to_unsigned(0, 8);
             wn_io_t_o_r_cr2 <= to_unsigned(0, 64);
+            wn_io_t_o_r_entry <= to_unsigned(0, 64);
             wn_io_t_o_r_error_code <= to_unsigned(0, 32);
             wn_io_t_o_r_vector <= to_unsigned(0, 8);
             wn_io_t_o_status <= to_unsigned(0, 8);
@@ -33286,6 +33286,7 @@ begin
                         nested_io_t0_walker_guest_guest_io0_pend_2 <= '0';
                         nested_io_t0_walker_guest_guest_io0_pend_1 <= '0';
                         nested_io_t0_walker_guest_guest_io0_le <= to_unsigned(0, 64);
+                        nested_io_t0_walker_guest_guest_io0_ea <= to_unsigned(0, 64);
                         in2 := wn_io_t_i_addr;
                         in3 := (wn_io_t_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
                         in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
@@ -33310,7 +33311,7 @@ begin
                             in0 := in6;
                         end if;
                         if (bool(wn_io_t_r_CR4(5)) and (wn_io_t_i_addr /= in0)) then
-                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(11, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(0, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                         else
@@ -33325,9 +33326,13 @@ begin
                     end if;
                 when XWAIT =>
                     if bool(nested_io_t0_x_rnow) then
+                        nested_io_t0_walker_guest_guest_io0_ea <= nested_io_t0_x_pa;
                         used := '0';
                         if (nested_io_t0_walker_guest_guest_io0_lvl = 5) then
                             uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
@@ -33344,6 +33349,9 @@ begin
                         end if;
                         if (nested_io_t0_walker_guest_guest_io0_lvl = 4) then
                             uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
@@ -33363,6 +33371,9 @@ begin
                                 null;
                             else
                                 uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
                                 if (not bool(m_rdata(0))) then
                                     uok := '0';
                                 end if;
@@ -33383,6 +33394,9 @@ begin
                                 null;
                             else
                                 uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
                                 if (not bool(m_rdata(0))) then
                                     uok := '0';
                                 end if;
@@ -33409,12 +33423,16 @@ begin
                         else
                             nested_io_t0_walker_guest_guest_io0_le <= m_rdata;
                             if (nested_io_t0_walker_guest_guest_io0_lvl = 5) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (not bool(m_rdata(0))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
+                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
@@ -33428,12 +33446,16 @@ begin
                                     nested_io_t0_walker_guest_guest_io0_lvl <= to_unsigned(4, 3);
                                 end if;
                             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 4) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (not bool(m_rdata(0))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
+                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
@@ -33448,12 +33470,16 @@ begin
                                 end if;
                             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 3) then
                                 if (bool(m_rdata(7)) and True) then
-                                    if (not bool(m_rdata(0))) then
+                                    if bool(m_rerr) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif (((m_rdata and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    elsif (not bool(m_rdata(0))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
+                                        nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                    elsif (((m_rdata and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
@@ -33464,31 +33490,31 @@ begin
                                         v_xd := stdl(bool(nested_io_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_io_t_r_EFER(11))));
                                         nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if (bool(wn_io_t_k_user) and (not bool(v_us))) then
-                                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
-                                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
-                                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
+                                        elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(5, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
+                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(6, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
+                                        elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(7, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
+                                        elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(8, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(9, 8);
+                                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
+                                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                        elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                         else
@@ -33510,12 +33536,16 @@ begin
                                         end if;
                                     end if;
                                 else
-                                    if (not bool(m_rdata(0))) then
+                                    if bool(m_rerr) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif (((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    elsif (not bool(m_rdata(0))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
+                                        nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                    elsif (((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
@@ -33531,12 +33561,16 @@ begin
                                 end if;
                             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 2) then
                                 if bool(m_rdata(7)) then
-                                    if (not bool(m_rdata(0))) then
+                                    if bool(m_rerr) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif (((m_rdata and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    elsif (not bool(m_rdata(0))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
+                                        nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                    elsif (((m_rdata and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
@@ -33547,31 +33581,31 @@ begin
                                         v_xd := stdl(bool(nested_io_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_io_t_r_EFER(11))));
                                         nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                         if (bool(wn_io_t_k_user) and (not bool(v_us))) then
-                                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
-                                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
-                                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
+                                        elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(5, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
+                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(6, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
+                                        elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(7, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
+                                        elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(8, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                        elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                        elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
                                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(9, 8);
+                                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
+                                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                        elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
                                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                         else
@@ -33593,12 +33627,16 @@ begin
                                         end if;
                                     end if;
                                 else
-                                    if (not bool(m_rdata(0))) then
+                                    if bool(m_rerr) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                                    elsif (not bool(m_rdata(0))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
+                                        nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                    elsif ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
@@ -33613,12 +33651,16 @@ begin
                                     end if;
                                 end if;
                             elsif (nested_io_t0_walker_guest_guest_io0_lvl = 1) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                                elsif (not bool(m_rdata(0))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
+                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                elsif ((not bool(wn_io_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
@@ -33629,31 +33671,31 @@ begin
                                     v_xd := stdl(bool(nested_io_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_io_t_r_EFER(11))));
                                     nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                     if (bool(wn_io_t_k_user) and (not bool(v_us))) then
-                                        nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
-                                        nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
-                                        nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
+                                    elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(5, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
+                                    elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(6, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
+                                    elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(7, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
+                                    elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(8, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                    elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                    elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
                                         nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(9, 8);
+                                        nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
+                                        nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                    elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                        nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
                                         nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                         nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
@@ -33740,15 +33782,16 @@ begin
                     wn_io_t_o_aux <= to_unsigned(0, 3);
                     wn_io_t_o_r_vector <= to_unsigned(14, 8);
                     wn_io_t_o_r_error_code <= to_unsigned(0, 32);
-                    wn_io_t_o_r_error_code(0) <= stdl(nested_io_t0_walker_guest_guest_io0_fault_k(4-1 downto 0) /= 1);
+                    wn_io_t_o_r_error_code(0) <= stdl(nested_io_t0_walker_guest_guest_io0_fault_k(4-1 downto 0) /= 2);
                     wn_io_t_o_r_error_code(1) <= wn_io_t_k_write;
                     wn_io_t_o_r_error_code(2) <= wn_io_t_k_user;
-                    wn_io_t_o_r_error_code(3) <= stdl(nested_io_t0_walker_guest_guest_io0_fault_k(4-1 downto 0) = 2);
+                    wn_io_t_o_r_error_code(3) <= stdl(nested_io_t0_walker_guest_guest_io0_fault_k(4-1 downto 0) = 3);
                     wn_io_t_o_r_error_code(4) <= stdl(bool(wn_io_t_k_fetch) and (bool(wn_io_t_r_CR4(20)) or bool(wn_io_t_r_EFER(11))));
-                    wn_io_t_o_r_error_code(5) <= stdl(((nested_io_t0_walker_guest_guest_io0_fault_k > 2) and (nested_io_t0_walker_guest_guest_io0_fault_k <= 9)) and (((bool(wn_io_t_r_CR4(22)) and bool(nested_io_t0_walker_guest_guest_io0_a_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))));
+                    wn_io_t_o_r_error_code(5) <= stdl(((nested_io_t0_walker_guest_guest_io0_fault_k > 3) and (nested_io_t0_walker_guest_guest_io0_fault_k <= 10)) and (((bool(wn_io_t_r_CR4(22)) and bool(nested_io_t0_walker_guest_guest_io0_a_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))));
                     wn_io_t_o_r_error_code(6) <= '0';
                     wn_io_t_o_r_error_code(15) <= '0';
                     wn_io_t_o_r_cr2 <= wn_io_t_i_addr;
+                    wn_io_t_o_r_entry <= nested_io_t0_walker_guest_guest_io0_ea;
                     wn_io_t_o_r1_vector <= to_unsigned(13, 8);
                     wn_io_t_o_r1_error_code <= to_unsigned(0, 32);
                     wn_io_t_done <= '1';
@@ -33818,12 +33861,16 @@ begin
                 when PROC =>
                     nested_io_t0_walker_guest_guest_io0_le <= nested_io_t0_walker_guest_guest_io0_le;
                     if (nested_io_t0_walker_guest_guest_io0_lvl = 5) then
-                        if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                        if bool(m_rerr) then
                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                        elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
+                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                        elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                         else
@@ -33837,12 +33884,16 @@ begin
                             nested_io_t0_walker_guest_guest_io0_lvl <= to_unsigned(4, 3);
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 4) then
-                        if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                        if bool(m_rerr) then
                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                        elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
+                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                        elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                         else
@@ -33857,12 +33908,16 @@ begin
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 3) then
                         if (bool(nested_io_t0_walker_guest_guest_io0_le(7)) and True) then
-                            if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                            if bool(m_rerr) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
+                                nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                            elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                             else
@@ -33873,31 +33928,31 @@ begin
                                 v_xd := stdl(bool(nested_io_t0_walker_guest_guest_io0_a_xd) or (bool(nested_io_t0_walker_guest_guest_io0_le(63)) and bool(wn_io_t_r_EFER(11))));
                                 nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if (bool(wn_io_t_k_user) and (not bool(v_us))) then
-                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
-                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
-                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
+                                elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(5, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
+                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(6, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
+                                elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
+                                elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(8, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(9, 8);
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
+                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
@@ -33919,12 +33974,16 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                            if bool(m_rerr) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif (((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0))) then
+                            elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
+                                nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                            elsif (((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0))) then
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                             else
@@ -33940,12 +33999,16 @@ begin
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 2) then
                         if bool(nested_io_t0_walker_guest_guest_io0_le(7)) then
-                            if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                            if bool(m_rerr) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
+                                nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                            elsif (((nested_io_t0_walker_guest_guest_io0_le and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                             else
@@ -33956,31 +34019,31 @@ begin
                                 v_xd := stdl(bool(nested_io_t0_walker_guest_guest_io0_a_xd) or (bool(nested_io_t0_walker_guest_guest_io0_le(63)) and bool(wn_io_t_r_EFER(11))));
                                 nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                                 if (bool(wn_io_t_k_user) and (not bool(v_us))) then
-                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
-                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
-                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
+                                elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(5, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
+                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(6, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
+                                elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
+                                elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(8, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                                elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
                                     nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(9, 8);
+                                    nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
+                                    nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                                elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                    nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
                                     nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
@@ -34002,12 +34065,16 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                            if bool(m_rerr) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                            elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                                nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
+                                nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                            elsif ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                             else
@@ -34022,12 +34089,16 @@ begin
                             end if;
                         end if;
                     elsif (nested_io_t0_walker_guest_guest_io0_lvl = 1) then
-                        if (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
+                        if bool(m_rerr) then
                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                        elsif ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                        elsif (not bool(nested_io_t0_walker_guest_guest_io0_le(0))) then
                             nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(2, 8);
+                            nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
+                            nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                        elsif ((not bool(wn_io_t_r_EFER(11))) and ((nested_io_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
+                            nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
                             nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                         else
@@ -34038,31 +34109,31 @@ begin
                             v_xd := stdl(bool(nested_io_t0_walker_guest_guest_io0_a_xd) or (bool(nested_io_t0_walker_guest_guest_io0_le(63)) and bool(wn_io_t_r_EFER(11))));
                             nested_io_t0_walker_guest_guest_io0_a_xd <= v_xd;
                             if (bool(wn_io_t_k_user) and (not bool(v_us))) then
-                                nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(3, 8);
-                                nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
-                                nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
+                            elsif ((bool(wn_io_t_k_user) and bool(wn_io_t_k_write)) and (not bool(v_rw))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
+                            elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_write)) and (not bool(v_rw))) and bool(wn_io_t_r_CR0(16))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
+                            elsif (((((not bool(wn_io_t_k_user)) and (not bool(wn_io_t_k_fetch))) and bool(v_us)) and bool(wn_io_t_r_CR4(21))) and (not bool(wn_io_t_r_RFLAGS(18)))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(7, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
+                            elsif (bool(wn_io_t_k_fetch) and bool(v_xd)) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(8, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
-                            elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                            elsif ((((not bool(wn_io_t_k_user)) and bool(wn_io_t_k_fetch)) and bool(v_us)) and bool(wn_io_t_r_CR4(20))) then
                                 nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(9, 8);
+                                nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
+                                nested_io_t0_walker_guest_guest_io0_st <= FAULT;
+                            elsif (((bool(wn_io_t_r_CR4(22)) and bool(v_us)) and (not bool(wn_io_t_k_fetch))) and (((shift_right(wn_io_t_r_PKRU, to_integer(2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_io_t_r_PKRU, to_integer((2 * nested_io_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_io_t_k_write)) and (bool(wn_io_t_k_user) or bool(wn_io_t_r_CR0(16)))))) then
+                                nested_io_t0_walker_guest_guest_io0_fault_k <= to_unsigned(10, 8);
                                 nested_io_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_io_t0_walker_guest_guest_io0_st <= FAULT;
                             else
@@ -34097,4 +34168,4 @@ nested_io_t0_hb_HPT <= wn_io_t_r_HPT;
 nested_io_t0_hb_TRQ <= wn_io_t_r_TRQ;
 
 end architecture MyHDL;
--- virtspec conversion 912758c1af156d84efdbfe96 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 6969b03a0e3892d57224ac842bf438ace7900f6ed37d061192c3dfaeabc818b0
+-- virtspec conversion bff47c72c21bec0d8912a516 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 52e161d87b0738e3c0b3dc1e37637f8d494f891c21ed0b72dddcbd3ca73babd4
