@@ -1117,6 +1117,10 @@ class SpecDoc:
             swaps = ", ".join(f"{b} for {a}" for a, b in r.instance_bindings) or "the same registers"
             overview.append(Entry("instance of", links=[self.link("regime", r.instance_of)],
                                   note=f"the same walk, reading {swaps}"))
+            if r.instance_adds:
+                overview.append(Entry("adds", ", ".join(r.instance_adds),
+                                      note="faults on a read error (checked first: the base's fault kinds one place "
+                                      "later) and record fields, this instance's only"))
         overview += self._caches(r.caches, r.invalidations, "used when the regime is a spec's top, not as a "
                                  "stage of a nested translation")
         levels = []
