@@ -710,6 +710,12 @@ def test_regime_instance_adds_a_fault_on_error_first_and_record_fields(tmp_path)
     assert g.record.fields[2].value.name == "read_address" and g.root.args[0].name == "GCR3"
 
 
+def test_an_added_fault_with_the_name_of_a_base_kind_is_reported_where_it_is_added(tmp_path):
+    text = WALK + "regime g = walk with { fault not_present when error; };\n"
+    d = only(compile_text(tmp_path, text), "E0201")
+    assert loc(d) == where(text, "fault not_present when error") and "is a fault kind of regime 'walk'" in d.message
+
+
 def test_read_address_is_read_by_a_record_alone(tmp_path):
     text = edit(WALK, "fault not_present when !P;", "fault not_present when !P || read_address == 0;")
     d = only(compile_text(tmp_path, text), "E0353")

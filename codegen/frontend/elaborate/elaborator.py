@@ -1428,7 +1428,12 @@ class Elaborator:
         records = {r.name: r for r in decl.items if isinstance(r, ast.Record)}
         ok = True
         for f in faults:
-            if "error" not in f.when.names() or f.where:
+            if f.name in base.fault_kinds:
+                self.bag.error("E0201", f"fault '{f.name}' that regime '{d.name}' adds is a fault kind of regime "
+                               f"'{base.name}' already (faults and checks share one set of names); rename it",
+                               f.span, (f"regime '{base.name}' is declared here", base.span))
+                ok = False
+            elif "error" not in f.when.names() or f.where:
                 self.bag.error("E0354", f"expected fault '{f.name}', which regime '{d.name}' adds, to read `error` "
                                "and apply to every entry (`fault NAME when error;`), not "
                                f"{'a fault `at ' + f.where + '`' if f.where else 'one that does not read `error`'}: "
