@@ -283,6 +283,7 @@ class _Builder:
             instance_of=self.regime_module(r.instance_of)[0] if r.instance_of else None,
             instance_bindings=tuple(d.RegisterSwap(replaces=self.visible("layouts", a), by=self.visible("layouts", b))
                                     for a, b in r.instance_bindings),
+            instance_adds=r.instance_adds,
             caches=tuple(self.cache(c) for c in r.caches),
             invalidations=tuple(self.invalidation(v) for v in r.invalidations),
             cite=r.cite, doc=r.doc, span=self.span(r.span))

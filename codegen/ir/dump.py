@@ -351,6 +351,8 @@ class Regime(_Model):
     instance_of: str | None = Field(description="`regime NAME = BASE with { ... }`: the regime it re-instantiates; "
                                                 "null: declared with its own body")
     instance_bindings: tuple[RegisterSwap, ...] = Field(description="the registers it reads instead of BASE's")
+    instance_adds: tuple[str, ...] = Field(default=(), description=(
+        "what the instance adds to BASE: faults on `error` (checked first) and RECORD.FIELD record fields"))
     caches: tuple["Cache", ...] = Field((), description="translation caches (used when the regime is the top)")
     invalidations: tuple["Invalidation", ...] = Field((), description="invalidation events of those caches")
     cite: str
