@@ -210,6 +210,55 @@ def port_of(ref, key: str) -> str:
     return "i_addr" if key == ref.INPUT else f"k_{key}" if key in ref.ACCESS else f"r_{key}"
 
 
+def _transaction(p: dict, mem: dict, errors, queue: deque, sched, most: int):
+    """The cycles of one start/done transaction, `start` raised by the caller (a
+    generator of a testbench's driver, `yield from`): at each rising edge the memory port
+    is served (a request taken when valid and ready, read from or written to `mem`, its
+    answer queued with the schedule's latency; a queued answer given when due; ready as
+    the schedule says), `start` dropped after the first; `done` read at each falling
+    edge, until it is set or `most` cycles have passed. Returns (trace, cycles, finished)."""
+    clk, start, done = p["clk"], p["start"], p["done"]
+    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
+    m_size = p.get("m_size")  # None: the model moves 8 bytes a request
+    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
+    trace, e, finished = [], 0, False
+    while not finished and e < most:
+        yield clk.posedge
+        e += 1
+        if m_valid and m_ready:
+            addr = int(m_addr)
+            size = 8 if m_size is None else 1 << int(m_size)
+            keep = (1 << 8 * size) - 1
+            if m_we:
+                value = int(m_wdata) & keep
+                mem[addr] = value
+                trace.append((1, addr, size, value))
+            elif addr in errors:  # the read answers with an error: no data (0), m_rerr
+                value = 0
+                trace.append((batch.ERRED, addr, size, value))
+            else:
+                value = mem.get(addr, 0) & keep
+                trace.append((0, addr, size, value))
+            queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
+        if queue and queue[0][0] <= e + 1:
+            m_rvalid.next = True
+            _due, data, erred = queue.popleft()
+            m_rdata.next = data
+            if m_rerr is not None and erred != bool(m_rerr):
+                m_rerr.next = erred
+        elif m_rvalid:
+            m_rvalid.next = False
+        ready = sched.ready()
+        if ready != bool(m_ready):  # signals written only when they change (simulation speed)
+            m_ready.next = ready
+        if e == 1:
+            start.next = False
+        yield clk.negedge
+        finished = bool(done)
+    return trace, e, finished
+
+
 @block
 def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timing, limit: int):
     """The batch protocol of codegen/verify/batch.py, exactly as the HDL testbenches
@@ -223,10 +272,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
     def clock():
         clk.next = not clk
 
-    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
-    m_size = p.get("m_size")  # None: the model moves 8 bytes a request
-    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
-    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
+    m_ready, m_rvalid = p["m_ready"], p["m_rvalid"]
     caches = "i_op" in model.PORT_ORDER
 
     @instance
@@ -250,7 +296,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
                 yield clk.negedge
                 rst.next = 0
             fresh = False
-            mem, trace, queue = dict(sc.memory), [], deque()
+            mem, queue = dict(sc.memory), deque()
             errors = sc.errors
             sched = batch.Schedule(sc.latency_seed, timing.min_latency, timing.max_latency, timing.stall_percent)
             m_rvalid.next = False
@@ -258,40 +304,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
             for key, value in sc.request.items():
                 p[port_of(ref, key)].next = value
             start.next = True
-            e, finished = 0, False
-            while not finished and e < limit:
-                yield clk.posedge
-                e += 1
-                if m_valid and m_ready:
-                    addr = int(m_addr)
-                    size = 8 if m_size is None else 1 << int(m_size)
-                    keep = (1 << 8 * size) - 1
-                    if m_we:
-                        value = int(m_wdata) & keep
-                        mem[addr] = value
-                        trace.append((1, addr, size, value))
-                    elif addr in errors:  # the read answers with an error: no data (0), m_rerr
-                        value = 0
-                        trace.append((batch.ERRED, addr, size, value))
-                    else:
-                        value = mem.get(addr, 0) & keep
-                        trace.append((0, addr, size, value))
-                    queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
-                if queue and queue[0][0] <= e + 1:
-                    m_rvalid.next = True
-                    _due, data, erred = queue.popleft()
-                    m_rdata.next = data
-                    if m_rerr is not None and erred != bool(m_rerr):
-                        m_rerr.next = erred
-                elif m_rvalid:
-                    m_rvalid.next = False
-                ready = sched.ready()
-                if ready != bool(m_ready):  # signals written only when they change (simulation speed)
-                    m_ready.next = ready
-                if e == 1:
-                    start.next = False
-                yield clk.negedge
-                finished = bool(done)
+            trace, e, finished = yield from _transaction(p, mem, errors, queue, sched, limit)
             if finished:
                 results.append(Run(model_outcome(ref, p), trace, mem, e))
                 continue
@@ -439,10 +452,8 @@ def sequence_testbench(model, ref, seqs, done_one, timing: Timing, limit: int):
     def clock():
         clk.next = not clk
 
-    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
-    m_size = p.get("m_size")
-    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
-    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
+    m_ready, m_rvalid = p["m_ready"], p["m_rvalid"]
+    m_rerr = p.get("m_rerr")  # None: the model has no read-error input
 
     @instance
     def driver():
@@ -473,40 +484,7 @@ def sequence_testbench(model, ref, seqs, done_one, timing: Timing, limit: int):
                 m_rvalid.next = False
                 start.next = True
                 most = limit if st.op == "translate" else limit + model.SWEEP_CYCLES
-                trace, e, finished = [], 0, False
-                while not finished and e < most:
-                    yield clk.posedge
-                    e += 1
-                    if m_valid and m_ready:
-                        addr = int(m_addr)
-                        size = 8 if m_size is None else 1 << int(m_size)
-                        keep = (1 << 8 * size) - 1
-                        if m_we:
-                            value = int(m_wdata) & keep
-                            mem[addr] = value
-                            trace.append((1, addr, size, value))
-                        elif addr in errors:  # the read answers with an error: no data (0), m_rerr
-                            value = 0
-                            trace.append((batch.ERRED, addr, size, value))
-                        else:
-                            value = mem.get(addr, 0) & keep
-                            trace.append((0, addr, size, value))
-                        queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
-                    if queue and queue[0][0] <= e + 1:
-                        m_rvalid.next = True
-                        _due, data, erred = queue.popleft()
-                        m_rdata.next = data
-                        if m_rerr is not None and erred != bool(m_rerr):
-                            m_rerr.next = erred
-                    elif m_rvalid:
-                        m_rvalid.next = False
-                    ready = sched.ready()
-                    if ready != bool(m_ready):
-                        m_ready.next = ready
-                    if e == 1:
-                        start.next = False
-                    yield clk.negedge
-                    finished = bool(done)
+                trace, e, finished = yield from _transaction(p, mem, errors, queue, sched, most)
                 if not finished:
                     timeout = most
                     break
