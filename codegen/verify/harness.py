@@ -210,6 +210,55 @@ def port_of(ref, key: str) -> str:
     return "i_addr" if key == ref.INPUT else f"k_{key}" if key in ref.ACCESS else f"r_{key}"
 
 
+def _transaction(p: dict, mem: dict, errors, queue: deque, sched, most: int):
+    """The cycles of one start/done transaction, `start` raised by the caller (a
+    generator of a testbench's driver, `yield from`): at each rising edge the memory port
+    is served (a request taken when valid and ready, read from or written to `mem`, its
+    answer queued with the schedule's latency; a queued answer given when due; ready as
+    the schedule says), `start` dropped after the first; `done` read at each falling
+    edge, until it is set or `most` cycles have passed. Returns (trace, cycles, finished)."""
+    clk, start, done = p["clk"], p["start"], p["done"]
+    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
+    m_size = p.get("m_size")  # None: the model moves 8 bytes a request
+    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
+    trace, e, finished = [], 0, False
+    while not finished and e < most:
+        yield clk.posedge
+        e += 1
+        if m_valid and m_ready:
+            addr = int(m_addr)
+            size = 8 if m_size is None else 1 << int(m_size)
+            keep = (1 << 8 * size) - 1
+            if m_we:
+                value = int(m_wdata) & keep
+                mem[addr] = value
+                trace.append((1, addr, size, value))
+            elif addr in errors:  # the read answers with an error: no data (0), m_rerr
+                value = 0
+                trace.append((batch.ERRED, addr, size, value))
+            else:
+                value = mem.get(addr, 0) & keep
+                trace.append((0, addr, size, value))
+            queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
+        if queue and queue[0][0] <= e + 1:
+            m_rvalid.next = True
+            _due, data, erred = queue.popleft()
+            m_rdata.next = data
+            if m_rerr is not None and erred != bool(m_rerr):
+                m_rerr.next = erred
+        elif m_rvalid:
+            m_rvalid.next = False
+        ready = sched.ready()
+        if ready != bool(m_ready):  # signals written only when they change (simulation speed)
+            m_ready.next = ready
+        if e == 1:
+            start.next = False
+        yield clk.negedge
+        finished = bool(done)
+    return trace, e, finished
+
+
 @block
 def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timing, limit: int):
     """The batch protocol of codegen/verify/batch.py, exactly as the HDL testbenches
@@ -223,10 +272,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
     def clock():
         clk.next = not clk
 
-    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
-    m_size = p.get("m_size")  # None: the model moves 8 bytes a request
-    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
-    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
+    m_ready, m_rvalid = p["m_ready"], p["m_rvalid"]
     caches = "i_op" in model.PORT_ORDER
 
     @instance
@@ -250,7 +296,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
                 yield clk.negedge
                 rst.next = 0
             fresh = False
-            mem, trace, queue = dict(sc.memory), [], deque()
+            mem, queue = dict(sc.memory), deque()
             errors = sc.errors
             sched = batch.Schedule(sc.latency_seed, timing.min_latency, timing.max_latency, timing.stall_percent)
             m_rvalid.next = False
@@ -258,40 +304,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
             for key, value in sc.request.items():
                 p[port_of(ref, key)].next = value
             start.next = True
-            e, finished = 0, False
-            while not finished and e < limit:
-                yield clk.posedge
-                e += 1
-                if m_valid and m_ready:
-                    addr = int(m_addr)
-                    size = 8 if m_size is None else 1 << int(m_size)
-                    keep = (1 << 8 * size) - 1
-                    if m_we:
-                        value = int(m_wdata) & keep
-                        mem[addr] = value
-                        trace.append((1, addr, size, value))
-                    elif addr in errors:  # the read answers with an error: no data (0), m_rerr
-                        value = 0
-                        trace.append((batch.ERRED, addr, size, value))
-                    else:
-                        value = mem.get(addr, 0) & keep
-                        trace.append((0, addr, size, value))
-                    queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
-                if queue and queue[0][0] <= e + 1:
-                    m_rvalid.next = True
-                    _due, data, erred = queue.popleft()
-                    m_rdata.next = data
-                    if m_rerr is not None and erred != bool(m_rerr):
-                        m_rerr.next = erred
-                elif m_rvalid:
-                    m_rvalid.next = False
-                ready = sched.ready()
-                if ready != bool(m_ready):  # signals written only when they change (simulation speed)
-                    m_ready.next = ready
-                if e == 1:
-                    start.next = False
-                yield clk.negedge
-                finished = bool(done)
+            trace, e, finished = yield from _transaction(p, mem, errors, queue, sched, limit)
             if finished:
                 results.append(Run(model_outcome(ref, p), trace, mem, e))
                 continue
@@ -419,13 +432,16 @@ def step_ports(ref, model, step) -> dict[str, int]:
 
 
 @block
-def sequence_testbench(model, ref, seq, out: list, timing: Timing, limit: int):
-    """One sequence (codegen/verify/sequence.py) on the model from one reset: each
-    translate and invalidate step is a start/done transaction with the step's values on
-    the ports (held until done), the memory as the batch protocol's (one latency schedule
-    for the whole sequence, seeded by the sequence's seed); a store writes the memory
-    image directly. The watchdog gives a translation `limit` cycles and an invalidation
-    `limit` plus its sweep (model.SWEEP_CYCLES); a step past it ends the sequence."""
+def sequence_testbench(model, ref, seqs, done_one, timing: Timing, limit: int):
+    """Sequences (codegen/verify/sequence.py) on the model, one after another in one
+    simulation, each from a reset (the model elaborated once: a large model takes longer
+    to elaborate than to run a sequence): each translate and invalidate step is a
+    start/done transaction with the step's values on the ports (held until done), the
+    memory as the batch protocol's (one latency schedule for each sequence, seeded by its
+    seed); a store writes the memory image directly. The watchdog gives a translation
+    `limit` cycles and an invalidation `limit` plus its sweep (model.SWEEP_CYCLES); a step
+    past it ends its sequence. `seqs` is read lazily, and `done_one(seq, run)` gets each
+    sequence's SequenceRun as soon as it ends."""
     from codegen.verify.sequence import SequenceRun, StepRun
 
     p = model.ports()
@@ -436,76 +452,47 @@ def sequence_testbench(model, ref, seq, out: list, timing: Timing, limit: int):
     def clock():
         clk.next = not clk
 
-    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
-    m_size = p.get("m_size")
-    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
-    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
-    errors = seq.errors
+    m_ready, m_rvalid = p["m_ready"], p["m_rvalid"]
+    m_rerr = p.get("m_rerr")  # None: the model has no read-error input
 
     @instance
     def driver():
-        mem, steps, queue = dict(seq.memory), [], deque()
-        sched = batch.Schedule(getattr(seq, "seed", 0), timing.min_latency, timing.max_latency, timing.stall_percent)
-        yield clk.negedge
-        rst.next = 1
-        yield clk.posedge
-        yield clk.posedge
-        yield clk.negedge
-        rst.next = 0
-        m_ready.next = sched.ready()
-        timeout = 0
-        for st in seq.steps:
-            if st.op == "store":
-                mem[st.address] = st.value
-                steps.append(StepRun())
-                continue
-            for name, value in step_ports(ref, model, st).items():
-                p[name].next = value
+        for seq in seqs:
+            errors = seq.errors
+            mem, steps, queue = dict(seq.memory), [], deque()
+            sched = batch.Schedule(getattr(seq, "seed", 0), timing.min_latency, timing.max_latency,
+                                   timing.stall_percent)
+            yield clk.negedge
+            rst.next = 1
+            start.next = False
             m_rvalid.next = False
-            start.next = True
-            most = limit if st.op == "translate" else limit + model.SWEEP_CYCLES
-            trace, e, finished = [], 0, False
-            while not finished and e < most:
-                yield clk.posedge
-                e += 1
-                if m_valid and m_ready:
-                    addr = int(m_addr)
-                    size = 8 if m_size is None else 1 << int(m_size)
-                    keep = (1 << 8 * size) - 1
-                    if m_we:
-                        value = int(m_wdata) & keep
-                        mem[addr] = value
-                        trace.append((1, addr, size, value))
-                    elif addr in errors:  # the read answers with an error: no data (0), m_rerr
-                        value = 0
-                        trace.append((batch.ERRED, addr, size, value))
-                    else:
-                        value = mem.get(addr, 0) & keep
-                        trace.append((0, addr, size, value))
-                    queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
-                if queue and queue[0][0] <= e + 1:
-                    m_rvalid.next = True
-                    _due, data, erred = queue.popleft()
-                    m_rdata.next = data
-                    if m_rerr is not None and erred != bool(m_rerr):
-                        m_rerr.next = erred
-                elif m_rvalid:
-                    m_rvalid.next = False
-                ready = sched.ready()
-                if ready != bool(m_ready):
-                    m_ready.next = ready
-                if e == 1:
-                    start.next = False
-                yield clk.negedge
-                finished = bool(done)
-            if not finished:
-                timeout = most
-                break
-            if st.op == "translate":
-                steps.append(StepRun(model_outcome(ref, p), model_hit(model, p), trace, cycles=e))
-            else:
-                steps.append(StepRun(trace=trace, cycles=e))
-        out.append(SequenceRun(steps, mem, timeout))
+            if m_rerr is not None:
+                m_rerr.next = False
+            yield clk.posedge
+            yield clk.posedge
+            yield clk.negedge
+            rst.next = 0
+            m_ready.next = sched.ready()
+            timeout = 0
+            for st in seq.steps:
+                if st.op == "store":
+                    mem[st.address] = st.value
+                    steps.append(StepRun())
+                    continue
+                for name, value in step_ports(ref, model, st).items():
+                    p[name].next = value
+                m_rvalid.next = False
+                start.next = True
+                most = limit if st.op == "translate" else limit + model.SWEEP_CYCLES
+                trace, e, finished = yield from _transaction(p, mem, errors, queue, sched, most)
+                if not finished:
+                    timeout = most
+                    break
+                if st.op == "translate":
+                    steps.append(StepRun(model_outcome(ref, p), model_hit(model, p), trace, cycles=e))
+                else:
+                    steps.append(StepRun(trace=trace, cycles=e))
+            done_one(seq, SequenceRun(steps, mem, timeout))
         raise StopSimulation
 
     return dut, clock, driver
@@ -517,7 +504,16 @@ def run_model_sequence(model, ref, seq, timing: Timing | None = None, cycle_limi
     outcome, hit, trace and cycles of a translation; the final memory image; `timeout`
     set when a step did not finish within its watchdog)."""
     out: list = []
-    tb = sequence_testbench(model, ref, seq, out, timing or Timing(), cycle_limit or DEFAULT_CYCLE_LIMIT)
+    run_model_sequences(model, ref, [seq], lambda _seq, run: out.append(run), timing, cycle_limit, vcd)
+    return out[0]
+
+
+def run_model_sequences(model, ref, seqs, done_one, timing: Timing | None = None, cycle_limit: int | None = None,
+                        vcd: Path | None = None) -> None:
+    """The model's run of each sequence of the iterable `seqs`, in one simulation (one
+    elaboration of the model), each from a reset; `done_one(seq, run)` gets each one's
+    SequenceRun (as run_model_sequence's) when it ends, before the next is drawn."""
+    tb = sequence_testbench(model, ref, seqs, done_one, timing or Timing(), cycle_limit or DEFAULT_CYCLE_LIMIT)
     if vcd is not None:
         vcd = Path(vcd)
         vcd.parent.mkdir(parents=True, exist_ok=True)
@@ -525,4 +521,3 @@ def run_model_sequence(model, ref, seq, timing: Timing | None = None, cycle_limi
         tb.config_sim(trace=True, directory=str(vcd.parent), name=vcd.stem)
     tb.run_sim(quiet=1)
     tb.quit_sim()
-    return out[0]

@@ -298,8 +298,9 @@ HDL_CHUNK = 250
 def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
               timing: harness.Timing | None = None, length: int = 60, arch_directory: Path | None = None,
               model: bool = True, progress=None, backend: str = "myhdl") -> SeqReport:
-    """Sequences first .. first+count-1 of the run, checked both ways: on the MyHDL model one
-    simulation a sequence; on an HDL backend HDL_CHUNK sequences a simulator run."""
+    """Sequences first .. first+count-1 of the run, checked both ways: on the MyHDL model all
+    of them in one simulation, each from a reset; on an HDL backend HDL_CHUNK sequences a
+    simulator run."""
     ref, mod = harness.load_generated(directory)
     arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
     timing = timing or harness.Timing()
@@ -322,27 +323,34 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
     else:
         drawn, judge = sequences(spec, ref, count, seed, length, first), oracle.check
     limit = harness.cycle_limit(spec, timing) if model else 0
-    hdl = runner.make(backend, spec, directory, ref, mod) if model and backend != "myhdl" else None
-    chunk = HDL_CHUNK if hdl else 1
+
+    def check(seq, got) -> None:
+        """Both checks of one sequence, `got` the model's run of it (None: no model ran)."""
+        want = run_reference(ref, seq)
+        account(report, seq, want, keys)
+        if got is not None:
+            problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, enabled=report.model), got)
+            if problems:
+                report.mismatches.append((seq.seed, problems))
+            report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")
+        verdict = judge(arch, seq, want)
+        report.stale_hits += verdict.stale_hits
+        if verdict.stale_hits:
+            report.covered.add("stale hit permitted")
+        if verdict.problems:
+            report.violations.append((seq.seed, verdict.problems[0]))
+        if progress:
+            progress()
+
+    if model and backend == "myhdl":
+        # one simulation for the whole range, the model elaborated once (a large model takes
+        # longer to elaborate than to run a sequence), the sequences drawn as it goes
+        harness.run_model_sequences(mod, ref, drawn, check, timing, limit)
+        return report
+    hdl = runner.make(backend, spec, directory, ref, mod) if model else None
     drawn = iter(drawn)
-    while batch := list(itertools.islice(drawn, chunk)):
+    while batch := list(itertools.islice(drawn, HDL_CHUNK if hdl else 1)):
         gots = hdl.run_sequences(batch, timing, limit) if hdl else [None] * len(batch)
         for seq, got in zip(batch, gots):
-            want = run_reference(ref, seq)
-            account(report, seq, want, keys)
-            if model:
-                if got is None:
-                    got = harness.run_model_sequence(mod, ref, seq, timing, limit)
-                problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, enabled=report.model), got)
-                if problems:
-                    report.mismatches.append((seq.seed, problems))
-                report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")
-            verdict = judge(arch, seq, want)
-            report.stale_hits += verdict.stale_hits
-            if verdict.stale_hits:
-                report.covered.add("stale hit permitted")
-            if verdict.problems:
-                report.violations.append((seq.seed, verdict.problems[0]))
-            if progress:
-                progress()
+            check(seq, got)
     return report

@@ -105,6 +105,28 @@ def test_the_watchdog_stops_a_sequence_that_hangs(toy):
     assert got.timeout == 1 and got.steps == []
 
 
+def test_sequences_in_one_simulation_each_start_from_a_reset(toy):
+    """run_model_sequences runs several sequences in one simulation (the model elaborated
+    once): each from reset caches and its own image. The second maps page 0 elsewhere
+    (0x8000_0000, not the first's 0x4000_0000): had the first's fill of page 0 survived,
+    its first step would hit and answer 0x4000_0000."""
+    spec, ref, mod = toy
+    timing = harness.Timing(1, 3, 20)
+    first = Sequence(big_pages(2), (tr(0), tr(1 << 22), tr(0)), seed=1)
+    second = Sequence({TABLE: 0x80000000 | L | V}, (tr(0x123), tr(0x456)), seed=2)
+    got: list = []
+    harness.run_model_sequences(mod, ref, iter([first, second]), lambda seq, run: got.append((seq, run)),
+                                timing, harness.cycle_limit(spec, timing))
+    assert [seq for seq, _ in got] == [first, second]
+    for seq, run in got:
+        assert compare(seq, run_reference(ref, seq), run) == []
+        assert compare(seq, run, harness.run_model_sequence(mod, ref, seq, timing,
+                                                            harness.cycle_limit(spec, timing))) == []
+    steps = got[1][1].steps
+    assert [s.hit for s in steps] == [False, True]
+    assert steps[0].outcome["pa"] == 0x80000123 and got[1][1].memory[TABLE] == 0x80000000 | L | V
+
+
 @pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "toy_cache"])
 def test_drawn_sequences_agree_with_the_reference(name):
     """The lead's sequence stimulus, 4 sequences of 40 steps: every translation's outcome,

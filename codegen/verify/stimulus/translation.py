@@ -82,6 +82,9 @@ class Plan:
     leaf_level: int
     fault: str | None = None  # a walk fault name, to inject
     fault_level: int = 0
+    # (A, B): where pointers name their next level, the pointer at level A leads to level
+    # B (a skip), no pointer above A skips (so that the walk reaches A); None: skips drawn
+    skip: tuple[int, int] | None = None
 
 
 class StimulusError(Exception):
@@ -1763,9 +1766,10 @@ class ScenarioFactory:
                place, preset: bool) -> bool:
         """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`
         (None: the table addresses are physical).
-        Where pointers name their next level (a field), some pointers skip levels; the
-        input bits of the skipped levels are then cleared in `builder.addr`, the input the
-        scenario must use."""
+        Where pointers name their next level (a field), some pointers skip levels (the
+        plan's `skip`, else drawn); the input bits of the skipped levels are then cleared
+        in `builder.addr` (most of the time for a drawn skip), the input the scenario must
+        use."""
         table = root
         builder.addr = addr
         expect = start
@@ -1783,7 +1787,11 @@ class ScenarioFactory:
             # bits a fault reads (a large page's must-be-zero frame bits)
             target = leaf_frame(lv.page_shift if fault else leaf_shift(lv)) if as_leaf else frame(tshift)
             expect = lv.number - 1
-            if nl_field and not as_leaf and fault is None:
+            if nl_field and not as_leaf and fault is None and plan.skip is not None and lv.number >= plan.skip[0]:
+                if lv.number == plan.skip[0]:  # the planned skip, its index bits cleared (a legal walk)
+                    expect = plan.skip[1]
+                    builder.addr &= ~regime.skip_mask(lv.number, expect)
+            elif nl_field and not as_leaf and fault is None:
                 below = [m.number for m in regime.levels if plan.leaf_level <= m.number < lv.number]
                 if below and builder.draw.chance(35):
                     expect = builder.draw.choice(below)

@@ -712,7 +712,15 @@ class UnitScenarioFactory:
                      target: Target) -> Plan | None:
         """A plan of a walk aimed at `target`'s fault and level; None when it names none
         or the walk starts below that level. A fault on `error` (left out of the tables'
-        regime) gets a walk that reads the level's entry; with_error marks it."""
+        regime) gets a walk that reads the level's entry; with_error marks it. A skip from
+        level A to B gets a legal walk from A to B to a leaf at or below B (None when the
+        walk starts below A)."""
+        if target.skip is not None:
+            top, to = target.skip
+            leafs = [lv.number for lv in regime.leaf_levels if lv.number <= to]
+            if top > start or not leafs:
+                return None
+            return Plan(draw.choice(factory.leaf_ok(regime, leafs, start)), skip=(top, to))
         if target.fault is None or target.level is not None and target.level > start:
             return None
         rule = next((r for r in regime.faults if r.name == target.fault), None)
@@ -828,18 +836,27 @@ class UnitScenarioFactory:
 
 @dataclass(frozen=True)
 class Target:
-    """A coverage point a scenario is aimed at: a walk's fault (at a level), or an exit rule."""
+    """A coverage point a scenario is aimed at: a walk's fault (at a level), a walk's skip
+    from level A to B (`skip`), or an exit rule."""
 
     walk: str | None = None
     fault: str | None = None
     level: int | None = None
     rule: str | None = None
+    skip: tuple[int, int] | None = None
 
 
 def target_of(point: str, unit: ir.Unit) -> Target | None:
     """What a coverage point of `unit` aims a scenario at (coverage_keys' names): "walk W
-    fault F [at level L]" of a walk of one regime, "exit R"; None for the others."""
+    fault F [at level L]" and "walk W skips from level A to B" of a walk of one regime,
+    "exit R"; None for the others."""
     words = point.split()
+    if len(words) == 8 and words[0] == "walk" and words[2:5] == ["skips", "from", "level"] \
+            and words[6:7] == ["to"] and words[5].isdigit() and words[7].isdigit():
+        walk = next((w for w in unit.walks if w.name == words[1]), None)
+        if walk is None or walk.nested:
+            return None
+        return Target(walk=walk.name, skip=(int(words[5]), int(words[7])))
     if words[0] == "exit" and len(words) == 2:
         rule = next((x for x in unit.exits if x.name == words[1]), None)
         if rule is None:

@@ -419,7 +419,7 @@ class UnitSequenceFactory:
         for k, req in enumerate(requests[:SHARED_REQUESTS]):
             caches, fill, hit = self.ref.Caches(), [], []
             self.ref.decide_cached(caches, dict(mem), req, fill)
-            filled = copy.deepcopy(caches)
+            filled = _copy_caches(caches)
             detail: dict = {}
             got, hits = self.ref.decide_cached(caches, dict(mem), req, hit, detail)
             if not hits:
@@ -433,7 +433,7 @@ class UnitSequenceFactory:
                       for b in range(self.spec.layout(n).width)]
             for where, b, m, r in tries if bits else ():
                 detail = {}
-                got, still = self.ref.decide_cached(copy.deepcopy(filled), m, r, [], detail)
+                got, still = self.ref.decide_cached(_copy_caches(filled), m, r, [], detail)
                 now = _decided(got, detail)
                 if still and now != before:
                     flips.setdefault(now, set()).add((where, b))
@@ -484,6 +484,15 @@ def _moving_field(walk: ir.Walk, width: int | None) -> str | None:
         return e.name
     wide = {r.name for r in e.refs() if r.kind == "event" and width is not None and r.width >= width}
     return wide.pop() if len(wide) == 1 else None
+
+
+def _copy_caches(caches):
+    """A copy of the reference's caches (`Caches`) to run a request on: every set's ways and
+    replacement state copied, the entries shared (a fill makes a new entry, nothing changes
+    one it holds). A full deep copy, its entries' words too, took most of a sequence's draw
+    (_shared tries 64 bits of every shared word, each on a copy of the filled caches)."""
+    memo = {id(en): en for c in caches.by_name.values() for line in c.lines for en in line if en is not None}
+    return copy.deepcopy(caches, memo)
 
 
 def _decided(outcome: dict, detail: dict) -> tuple:
