@@ -145,12 +145,21 @@ def test_templates_are_compiled_once_per_process(specs, monkeypatch):
     assert 4 <= passes[0] <= templates and passes[1] == passes[0], (passes, templates)
 
 
-def test_generate_writes_the_converted_hdl_and_check_finds_it_stale(specs, tmp_path):
+@pytest.fixture(scope="module")
+def toy():
+    """The conversion tests below convert a model again and again (a damaged file, an empty
+    cache): the toy's model converts in a fraction of the time of a shipped one (amd_npt's
+    took 10 s a conversion), through the same conversion code."""
+    from codegen.frontend.pipeline import compile_spec
+    return compile_spec(ROOT / "tests" / "data" / "toy.vspec")
+
+
+def test_generate_writes_the_converted_hdl_and_check_finds_it_stale(toy, tmp_path):
     """The Verilog and VHDL of each model are outputs beside model.py, named after
     hdl.top_name, and a changed HDL file is stale like any other output."""
     from codegen.generate import hdl
 
-    spec = specs["amd_npt"]
+    spec = toy
     [(_, directory, files)] = emit.render_models(spec, tmp_path)
     top = hdl.top_name(spec)
     assert {f"{top}.v", f"{top}.vhd", "model.py", "reference.py"} <= set(files)
@@ -165,13 +174,13 @@ def _no_conversion(*args):
     raise AssertionError("converted again")
 
 
-def test_checked_in_conversion_is_not_done_again(specs, tmp_path, monkeypatch):
+def test_checked_in_conversion_is_not_done_again(toy, tmp_path, monkeypatch):
     """Each converted file ends with a line naming its conversion's key, the files it made
     and the digest of its text: with the user's cache empty, the files already in the
     folder are taken as the conversion when they are all there and unedited, so that
     `generate --check` converts nothing (the quick suite's freshness test took minutes
     per large spec converting every model again)."""
-    spec = specs["amd_npt"]
+    spec = toy
     [(_, directory, files)] = emit.render_models(spec, tmp_path)
     emit.write(files, directory)
     hdl_names = sorted(n for n in files if n.endswith((".v", ".vhd")))
@@ -189,10 +198,10 @@ def test_checked_in_conversion_is_not_done_again(specs, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["edit", "delete", "foreign line"])
-def test_a_damaged_checked_in_conversion_is_converted_again_and_stale(specs, tmp_path, monkeypatch, damage):
+def test_a_damaged_checked_in_conversion_is_converted_again_and_stale(toy, tmp_path, monkeypatch, damage):
     """An edited file (its digest no longer matches), a missing file of the set, or a
     line naming another key: the model is converted again, and the damage is stale."""
-    spec = specs["amd_npt"]
+    spec = toy
     [(_, directory, files)] = emit.render_models(spec, tmp_path)
     emit.write(files, directory)
     victim = directory / sorted(n for n in files if n.endswith(".v"))[0]

@@ -234,28 +234,48 @@ def test_both_images_hold_the_same_guest_tables(levels):
     assert len(set(guest.table_pages)) == len(guest.table_pages)
 
 
+@pytest.fixture(scope="module")
+def runs(generated):
+    """{(levels, spec): (image, [(reference result, trace, memory after)], [model differences])},
+    one entry a page and access in PAGES x ACCESSES order. Every scenario of a spec and a
+    depth runs on the model in one simulation (its caches from reset each time): a
+    simulation a page was a sixth of the quick suite's co-simulation time."""
+    out = {}
+    for levels in (4, 5):
+        guest = guest_tables(levels)
+        for name, (mem, host_context) in {"amd_npt": npt_image(levels, guest),
+                                          "intel_ept": ept_image(levels, guest)}.items():
+            ref, model = generated[name]
+            scenarios, results = [], []
+            for page in PAGES:
+                for kind, (write, user, fetch) in ACCESSES.items():
+                    req = request(levels, guest, page, write, user, fetch, host_context)
+                    m, trace = dict(mem), []
+                    r = ref.walk_guest(m, trace, req["va"], write, user, fetch, *(req[k] for k in ref.CONTEXT))[:4]  # 5th: for the TLB
+                    scenarios.append(Scenario(req, mem, len(scenarios), {"access": kind, "va": hex(page.va)}))
+                    results.append((r, trace, m))
+            diffs = []
+            for sc, got in zip(scenarios, harness.run_model(model, ref, scenarios)):
+                diff = harness.compare(harness.run_reference(ref, sc, model), got)  # the model's caches from reset
+                diffs.append(f"{name} {sc.intent}: " + "\n".join(diff) + "\n" + harness.describe(sc) if diff else "")
+            out[levels, name] = (mem, results, diffs)
+    return out
+
+
+# one worker computes the module's runs (a module fixture is computed on each worker that
+# runs one of its tests)
+@pytest.mark.xdist_group("cross_vendor")
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: f"{p.rights or 'none'}{'' if p.user else '-supervisor'}")
 @pytest.mark.parametrize("levels", [4, 5])
-def test_npt_and_ept_agree_on_every_access(generated, levels, page):
+def test_npt_and_ept_agree_on_every_access(runs, levels, page):
     guest = guest_tables(levels)
-    images = {"amd_npt": npt_image(levels, guest), "intel_ept": ept_image(levels, guest)}
-    runs = {}
-    for name, (mem, host_context) in images.items():
-        ref, model = generated[name]
-        scenarios, results = [], []
-        for i, (kind, (write, user, fetch)) in enumerate(ACCESSES.items()):
-            req = request(levels, guest, page, write, user, fetch, host_context)
-            m, trace = dict(mem), []
-            r = ref.walk_guest(m, trace, req["va"], write, user, fetch, *(req[k] for k in ref.CONTEXT))[:4]  # 5th: for the TLB
-            scenarios.append(Scenario(req, mem, i, {"access": kind}))
-            results.append((r, trace, m))
-        # the same scenarios on the model, in one simulation
-        for sc, got in zip(scenarios, harness.run_model(model, ref, scenarios)):
-            diff = harness.compare(harness.run_reference(ref, sc, model), got)  # the model's caches from reset
-            assert not diff, f"{name} {sc.intent['access']}: " + "\n".join(diff) + "\n" + harness.describe(sc)
-        runs[name] = results
+    first, n = PAGES.index(page) * len(ACCESSES), len(ACCESSES)
+    images = {name: runs[levels, name][0] for name in ("amd_npt", "intel_ept")}
+    for name in images:
+        assert not any(runs[levels, name][2][first:first + n]), "".join(runs[levels, name][2][first:first + n])
+    page_runs = {name: runs[levels, name][1][first:first + n] for name in images}
     for i, (kind, (write, user, fetch)) in enumerate(ACCESSES.items()):
-        (npt, npt_trace, npt_mem), (ept, ept_trace, ept_mem) = runs["amd_npt"][i], runs["intel_ept"][i]
+        (npt, npt_trace, npt_mem), (ept, ept_trace, ept_mem) = page_runs["amd_npt"][i], page_runs["intel_ept"][i]
         assert (npt, ept) == expected(page, write, user, fetch), kind
         # the guest walk is the same: the same guest entries read at the same host-physical addresses
         guest_reads = [t for t in npt_trace if t[1] in guest.words]
@@ -265,7 +285,7 @@ def test_npt_and_ept_agree_on_every_access(generated, levels, page):
             assert npt[1] == ept[1] == page.hpa | OFFSET, kind
             # A/D preset everywhere, EPTP.AD = 0: no writes, g x (h + 1) + h references each
             assert len(npt_trace) == len(ept_trace) == levels * (levels + 1) + levels
-            assert npt_mem == images["amd_npt"][0] and ept_mem == images["intel_ept"][0]
+            assert npt_mem == images["amd_npt"] and ept_mem == images["intel_ept"]
         elif npt[0] > 64:
             npt_gpa, ept_gpa = npt[3][2], ept[3][2]
             assert npt_gpa == ept_gpa == page.gpa | OFFSET
