@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion da49ff9348b1548358a85006 of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 090ef339a287a08314722b1e of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

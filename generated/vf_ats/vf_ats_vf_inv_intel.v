@@ -339,4 +339,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion da49ff9348b1548358a85006 of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 406df7836645d80baad5f70f44fa43b5f80c4b98bf182f9f0c85d0f1b6641792
+// virtspec conversion 090ef339a287a08314722b1e of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 406df7836645d80baad5f70f44fa43b5f80c4b98bf182f9f0c85d0f1b6641792

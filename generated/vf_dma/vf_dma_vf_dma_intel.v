@@ -17184,4 +17184,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
-// virtspec conversion efb3eed7a5643e2c953acf57 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 ee97810f2cb4c27d406c0ad4c83a06e4df8417fe75f6da9667db3e72a77862cc
+// virtspec conversion 5d82efac56662dbaf1d91af6 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 ee97810f2cb4c27d406c0ad4c83a06e4df8417fe75f6da9667db3e72a77862cc

@@ -15734,4 +15734,4 @@ begin
 end process walker_unit_io_sl0_fsm;
 
 end architecture MyHDL;
--- virtspec conversion efb3eed7a5643e2c953acf57 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b
+-- virtspec conversion 5d82efac56662dbaf1d91af6 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b

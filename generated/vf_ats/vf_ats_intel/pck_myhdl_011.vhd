@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 86fe77b848e231e3028c2d6d of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 3d70cc14e1f2bff99b9d6c96 of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

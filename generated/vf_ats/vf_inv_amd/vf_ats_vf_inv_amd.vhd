@@ -354,4 +354,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion a8c4b303c754ff7725531f90 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 55d758365852295913778949ca059cb1db0736893b6230d0a209208494aa4f18
+-- virtspec conversion eb29056a5c4e8186cdc93e1f of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 55d758365852295913778949ca059cb1db0736893b6230d0a209208494aa4f18
