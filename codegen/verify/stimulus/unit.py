@@ -1155,7 +1155,7 @@ class _When:
         self.when = when
 
 
-def nested_final_always_checks(spec: ir.Spec, w: ir.Walk) -> tuple[str, ...]:
+def nested_final_always_checks(spec: ir.Spec, w: ir.Walk, host_on: bool = False) -> tuple[str, ...]:
     """The host checks that end every host translation of a composition walk's final
     address on `w`'s constant bindings (the `final access` map's kinds and the host's
     checks folded on them), when the host stage cannot be switched off (the composition's
@@ -1163,10 +1163,12 @@ def nested_final_always_checks(spec: ir.Spec, w: ir.Walk) -> tuple[str, ...]:
     switched off still hands its input to the host with the final access): such a walk
     never succeeds (its host walk of the final address always ends at the leaf in one of
     these checks, the pattern of an ATS Translation Request answered with its rights).
-    Empty when the folding does not show it."""
+    Empty when the folding does not show it. With `host_on`, the checks that end it whenever
+    the host stage is on, whether or not it can be switched off: a success then has the host
+    stage off (amd_iommu's Translation Request with a PASID under a DTE with Mode 0)."""
     nest = next(n for n in spec.nested if n.name == w.regime)
     host = spec.regime(nest.host)
-    offs = [nest.host_bypass, host.bypass]
+    offs = [] if host_on else [nest.host_bypass, host.bypass]
     folded = _folded_on_bindings(w, [_When(c) for c in offs if c is not None])
     if any(not (f.op == "num" and f.value == 0) for f in folded):
         return ()
@@ -1293,6 +1295,14 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
                                f"binds, and the host stage is never switched off: every final address ends in it "
                                f"(composition {nest.name})")
                 out += points[-2:]
+            elif on := nested_final_always_checks(spec, w, host_on=True):
+                # a success has the host stage switched off: no host page level
+                hosts = [p for p in points if p.startswith(f"walk {w.name} host page level ")]
+                for p in hosts:
+                    gone[p] = (f"host check {on[0]}'s condition folds to 1 on the final access walk {w.name} "
+                               f"binds: every final address the host stage translates ends in it, so a success "
+                               f"has the host stage switched off (composition {nest.name})")
+                out += [p for p in points if p not in hosts]
             else:
                 out += points
             continue

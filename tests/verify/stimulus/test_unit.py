@@ -305,6 +305,11 @@ def test_a_host_bypass_that_may_hold_keeps_the_success_points(tmp_path):
     assert nested_final_always_checks(spec, spec.top.walks[0]) == ()
     points, gone = coverage_points(spec)
     assert "walk a page level 0" in points and "exit a_translated" in points
+    # but a success has the host stage off (with it on, every final address ends in the
+    # check): walk a's host page level is out, with the reason; walk b (Q from the event) keeps it
+    assert nested_final_always_checks(spec, spec.top.walks[0], host_on=True) == ("answered",)
+    assert "switched off" in gone["walk a host page level 0"] and "walk a host page level 0" not in points
+    assert "walk b host page level 0" in points
 
 
 # ---- read errors on a composition's walk (tests/data/toy_nested_error.vspec: both stages
