@@ -293,6 +293,18 @@ class UnitScenarioFactory:
         steps = list(self.unit.steps)
         if upto is not None:
             steps = steps[:steps.index(("walk", upto)) + 1]
+            # of the walks before it, only those its guard reads (through the guards of
+            # those, in turn): another walk's guard may exclude it (amd_iommu's host-only walk
+            # needs Mode != 0, which the guest walks under a DTE with Mode 0 do not)
+            needed, todo = {upto}, [upto]
+            while todo:
+                node = self.unit.step_node("walk", todo.pop())
+                for r in (node.when.refs() if node.when is not None else ()):
+                    name = r.name.split(".")[0]
+                    if r.kind == "walk" and name not in needed:
+                        needed.add(name)
+                        todo.append(name)
+            steps = [(k, n) for k, n in steps if k != "walk" or n in needed]
         nodes = [self.unit.step_node(kind, name) for kind, name in steps]
         return [n.when for n in nodes if n.when is not None]
 

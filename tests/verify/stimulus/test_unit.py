@@ -343,3 +343,18 @@ def test_no_error_is_drawn_for_a_composition_whose_stages_handle_none():
     """tests/data/toy_nested_unit.vspec walks a composition with no fault on `error`."""
     factory = UnitScenarioFactory(compile_spec(DATA / "toy_nested_unit.vspec"))
     assert not factory.handles_errors() and factory.error_faults == {}
+
+
+def test_a_scenario_aimed_at_a_walk_steers_the_guards_of_the_walks_it_reads_only(specs):
+    """amd_iommu: the host-only walk io needs Mode != 0 and no guest translation; the guest walk
+    t reads the GCR3 walk g (`when g.ok`), not io. Aimed at t, io's guard is not steered (it
+    held Mode in 1-6, so no aimed scenario had a DTE with Mode 0, whose guest walks run with
+    the host stage off); g's and the device entry's are."""
+    from codegen.verify.stimulus.unit import UnitScenarioFactory
+    factory = UnitScenarioFactory(specs["amd_iommu"])
+    unit = specs["amd_iommu"].top
+    whens = {n: unit.step_node("walk", n).when for n in ("io", "g", "t")}
+    guards = factory._guards("t")
+    assert not any(g is whens["io"] for g in guards)
+    assert any(g is whens["g"] for g in guards) and guards[-1] is whens["t"]
+    assert any(g is whens["io"] for g in factory._guards("io")) and factory._guards("io")[-1] is whens["io"]
