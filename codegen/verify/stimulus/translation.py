@@ -1470,8 +1470,8 @@ class ScenarioFactory:
 
     def _host_off_ctx(self, draw: Draw, override: dict) -> dict:
         """A context with the caller's fixed registers that switches the host stage off, when
-        no context gives valid start levels of both stages (a unit's walk under a device entry
-        with no host tables, whose host start level is then no level): a switched-off host
+        no context gives valid start levels of both stages (a unit's walk whose fixed register
+        switches the host off and names no host start level with it): a switched-off host
         reads no start level. Only where the draw would otherwise fail, so that every other
         scenario is drawn as before."""
         if self.host is not None and override and self._off_conditions("host"):

@@ -294,8 +294,8 @@ class UnitScenarioFactory:
         if upto is not None:
             steps = steps[:steps.index(("walk", upto)) + 1]
             # of the walks before it, only those its guard reads (through the guards of
-            # those, in turn): another walk's guard may exclude it (amd_iommu's host-only walk
-            # needs Mode != 0, which the guest walks under a DTE with Mode 0 do not)
+            # those, in turn): another walk's guard may exclude it (a walk that needs a mode
+            # field != 0 before a walk whose host stage that field switches off when it is 0)
             needed, todo = {upto}, [upto]
             while todo:
                 node = self.unit.step_node("walk", todo.pop())
@@ -1177,7 +1177,7 @@ def nested_final_always_checks(spec: ir.Spec, w: ir.Walk, host_on: bool = False)
     these checks, the pattern of an ATS Translation Request answered with its rights).
     Empty when the folding does not show it. With `host_on`, the checks that end it whenever
     the host stage is on, whether or not it can be switched off: a success then has the host
-    stage off (amd_iommu's Translation Request with a PASID under a DTE with Mode 0)."""
+    stage off (a request answered with its rights, through a composition whose host may be off)."""
     nest = next(n for n in spec.nested if n.name == w.regime)
     host = spec.regime(nest.host)
     offs = [] if host_on else [nest.host_bypass, host.bypass]
