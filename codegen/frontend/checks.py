@@ -461,10 +461,10 @@ def walk_identifiers(walk: ir.Walk, regime: ir.Regime) -> list[tuple[str, str]]:
     signals MyHDL flattens out of that block as walker_unit_W0_*, the reference's
     walk_unit_W and record_unit_W."""
     w = walk.name
-    members = [*WALK_RESULTS, *regime.fault_kinds, *(f.name for f in regime.record.fields)]
+    members = [*WALK_RESULTS, *regime.fault_kinds, *(f.name for f in regime.record.fields), *walk.accs]
     ports = ["start", "done", "i_addr", "m_valid", "m_we", "m_size", "m_addr", "m_wdata", "o_status", "o_level", "o_aux",
              "o_pa", *(f"k_{a}" for a in regime.access), *(f"r_{c}" for c in regime.context),
-             *(f"o_r_{f.name}" for f in regime.record.fields)]
+             *(f"o_r_{f.name}" for f in regime.record.fields), *(f"o_a_{a}" for a in walk.accs)]
     inner = ["st", "lvl", "ea", "le", "fault_k", "flevel", *(f"a_{a.name}" for a in regime.accumulators),
              *(f"{p}_{lv.number}" for lv in regime.levels for p in ("pend", "sa", "se")),
              # the request the walker holds until the memory takes it (hdl_macros.j2, `_h`)
@@ -535,7 +535,7 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
             if walk.nested:
                 # its members are distinct (E0496); its walkers are the one guest and host pair
                 nest = next(n for n in spec.nested if n.name == walk.regime)
-                for m in nested_members(nest, spec.regime(nest.guest), spec.regime(nest.host)):
+                for m in [*nested_members(nest, spec.regime(nest.guest), spec.regime(nest.host)), *walk.accs]:
                     made.setdefault(f"wk_{walk.name}_{m}".lower(), (walk, f"'{walk.name}.{m}'"))
                 continue
             regime = spec.regime(walk.regime)

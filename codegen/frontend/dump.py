@@ -343,7 +343,7 @@ class _Builder:
                                 access=tuple(self.binding(b) for b in w.access),
                                 context=tuple(self.binding(b, module or self.module) for b in w.context),
                                 when=self.expr(w.when), cite=w.cite, doc=w.doc, span=self.span(w.span),
-                                nested=w.nested, never=w.never))
+                                nested=w.nested, never=w.never, accs=w.accs))
         return d.Unit(
             name=self.named(u),
             event=tuple(d.EventField(name=f.name, width=f.width, enum=self.visible("enums", f.enum), doc=f.doc,

@@ -538,6 +538,8 @@ class Walk(_Model):
     nested: bool = False
     # the fault kinds the walk's constant bindings rule out (their conditions fold to 0)
     never: tuple[str, ...] = ()
+    # the accumulators the unit reads after a success (`NAME.ACC`; a composition's: the guest's)
+    accs: tuple[str, ...] = ()
 
 
 class Step(_Model):

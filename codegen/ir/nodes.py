@@ -646,6 +646,9 @@ class Walk(Node):
     # constants (elaborate.unit.walk_never); coverage leaves them out and a call's
     # inlined rules read them as 0
     never: tuple[str, ...] = ()
+    # the accumulators (of the regime; of a composition, the guest's) the unit reads after a
+    # success as `NAME.ACC`, in the regime's order: the walker reports them with the address
+    accs: tuple[str, ...] = ()
 
 
 class UnitRecord(Node):

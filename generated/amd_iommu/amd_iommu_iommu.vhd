@@ -242,14 +242,17 @@ signal wk_t_ok: unsigned(0 downto 0);
 signal wk_t_pa: unsigned(63 downto 0);
 signal wk_t_protection_key: unsigned(0 downto 0);
 signal wk_t_reserved: unsigned(0 downto 0);
+signal wk_t_rw: unsigned(0 downto 0);
 signal wk_t_smap: unsigned(0 downto 0);
 signal wk_t_smep: unsigned(0 downto 0);
 signal wk_t_spa: unsigned(63 downto 0);
 signal wk_t_supervisor_write: unsigned(0 downto 0);
+signal wk_t_us: unsigned(0 downto 0);
 signal wk_t_user_supervisor: unsigned(0 downto 0);
 signal wk_t_user_write: unsigned(0 downto 0);
 signal wk_t_vector: unsigned(7 downto 0);
 signal wk_t_walked: unsigned(0 downto 0);
+signal wk_t_xd: unsigned(0 downto 0);
 signal wn_t_done: std_logic;
 signal wn_t_i_addr: unsigned(63 downto 0);
 signal wn_t_k_fetch: std_logic;
@@ -260,6 +263,9 @@ signal wn_t_m_size: unsigned(2 downto 0);
 signal wn_t_m_valid: std_logic;
 signal wn_t_m_wdata: unsigned(63 downto 0);
 signal wn_t_m_we: std_logic;
+signal wn_t_o_a_rw: std_logic;
+signal wn_t_o_a_us: std_logic;
+signal wn_t_o_a_xd: std_logic;
 signal wn_t_o_aux: unsigned(2 downto 0);
 signal wn_t_o_gpa: unsigned(63 downto 0);
 signal wn_t_o_level: unsigned(2 downto 0);
@@ -531,9 +537,6 @@ signal nested_t0_walker_host_guest_io0_se_4: unsigned(63 downto 0);
 signal nested_t0_walker_host_guest_io0_se_5: unsigned(63 downto 0);
 signal nested_t0_walker_host_guest_io0_se_6: unsigned(63 downto 0);
 signal nested_t0_walker_host_guest_io0_st: t_enum_S_5;
-signal nested_t0_walker_guest_guest_io0_a_rw: std_logic;
-signal nested_t0_walker_guest_guest_io0_a_us: std_logic;
-signal nested_t0_walker_guest_guest_io0_a_xd: std_logic;
 signal nested_t0_walker_guest_guest_io0_ea: unsigned(63 downto 0);
 signal nested_t0_walker_guest_guest_io0_fault_k: unsigned(7 downto 0);
 signal nested_t0_walker_guest_guest_io0_flevel: unsigned(2 downto 0);
@@ -799,100 +802,100 @@ fsm: process (clk) is
     variable h416: unsigned(0 downto 0);
     variable h417: unsigned(0 downto 0);
     variable h418: unsigned(0 downto 0);
-    variable h1010: unsigned(0 downto 0);
-    variable h1011: unsigned(0 downto 0);
-    variable h1012: unsigned(0 downto 0);
-    variable h1021: unsigned(0 downto 0);
-    variable h1022: unsigned(31 downto 0);
-    variable h1023: unsigned(31 downto 0);
-    variable h1024: unsigned(0 downto 0);
-    variable h1025: unsigned(0 downto 0);
-    variable h1026: unsigned(31 downto 0);
+    variable h1015: unsigned(0 downto 0);
+    variable h1016: unsigned(0 downto 0);
+    variable h1017: unsigned(0 downto 0);
+    variable h1026: unsigned(0 downto 0);
     variable h1027: unsigned(31 downto 0);
     variable h1028: unsigned(31 downto 0);
-    variable h1029: unsigned(31 downto 0);
-    variable h1171: unsigned(31 downto 0);
-    variable h1172: unsigned(31 downto 0);
-    variable h1173: unsigned(31 downto 0);
-    variable h1174: unsigned(15 downto 0);
-    variable h1175: unsigned(3 downto 0);
-    variable h1176: unsigned(15 downto 0);
-    variable h1177: unsigned(0 downto 0);
-    variable h1178: unsigned(0 downto 0);
-    variable h1179: unsigned(0 downto 0);
-    variable h1180: unsigned(10 downto 0);
-    variable h1181: unsigned(31 downto 0);
+    variable h1029: unsigned(0 downto 0);
+    variable h1030: unsigned(0 downto 0);
+    variable h1031: unsigned(31 downto 0);
+    variable h1032: unsigned(31 downto 0);
+    variable h1033: unsigned(31 downto 0);
+    variable h1034: unsigned(31 downto 0);
+    variable h1176: unsigned(31 downto 0);
+    variable h1177: unsigned(31 downto 0);
+    variable h1178: unsigned(31 downto 0);
+    variable h1179: unsigned(15 downto 0);
+    variable h1180: unsigned(3 downto 0);
+    variable h1181: unsigned(15 downto 0);
     variable h1182: unsigned(0 downto 0);
     variable h1183: unsigned(0 downto 0);
     variable h1184: unsigned(0 downto 0);
-    variable h1185: unsigned(0 downto 0);
-    variable h1186: unsigned(0 downto 0);
-    variable h1187: unsigned(10 downto 0);
-    variable h1188: unsigned(31 downto 0);
+    variable h1185: unsigned(10 downto 0);
+    variable h1186: unsigned(31 downto 0);
+    variable h1187: unsigned(0 downto 0);
+    variable h1188: unsigned(0 downto 0);
     variable h1189: unsigned(0 downto 0);
     variable h1190: unsigned(0 downto 0);
-    variable h1191: unsigned(2 downto 0);
-    variable h1192: unsigned(2 downto 0);
-    variable h1193: unsigned(10 downto 0);
-    variable h1194: unsigned(31 downto 0);
-    variable h1215: unsigned(31 downto 0);
-    variable h1216: unsigned(31 downto 0);
-    variable h1217: unsigned(31 downto 0);
-    variable h1218: unsigned(15 downto 0);
-    variable h1219: unsigned(3 downto 0);
-    variable h1220: unsigned(15 downto 0);
-    variable h1221: unsigned(0 downto 0);
-    variable h1222: unsigned(0 downto 0);
-    variable h1223: unsigned(0 downto 0);
-    variable h1224: unsigned(10 downto 0);
-    variable h1225: unsigned(31 downto 0);
+    variable h1191: unsigned(0 downto 0);
+    variable h1192: unsigned(10 downto 0);
+    variable h1193: unsigned(31 downto 0);
+    variable h1194: unsigned(0 downto 0);
+    variable h1195: unsigned(0 downto 0);
+    variable h1196: unsigned(2 downto 0);
+    variable h1197: unsigned(2 downto 0);
+    variable h1198: unsigned(10 downto 0);
+    variable h1199: unsigned(31 downto 0);
+    variable h1220: unsigned(31 downto 0);
+    variable h1221: unsigned(31 downto 0);
+    variable h1222: unsigned(31 downto 0);
+    variable h1223: unsigned(15 downto 0);
+    variable h1224: unsigned(3 downto 0);
+    variable h1225: unsigned(15 downto 0);
     variable h1226: unsigned(0 downto 0);
     variable h1227: unsigned(0 downto 0);
     variable h1228: unsigned(0 downto 0);
-    variable h1229: unsigned(0 downto 0);
-    variable h1230: unsigned(0 downto 0);
-    variable h1231: unsigned(10 downto 0);
-    variable h1232: unsigned(31 downto 0);
+    variable h1229: unsigned(10 downto 0);
+    variable h1230: unsigned(31 downto 0);
+    variable h1231: unsigned(0 downto 0);
+    variable h1232: unsigned(0 downto 0);
     variable h1233: unsigned(0 downto 0);
     variable h1234: unsigned(0 downto 0);
-    variable h1367: unsigned(31 downto 0);
-    variable h1368: unsigned(31 downto 0);
-    variable h1369: unsigned(31 downto 0);
-    variable h1370: unsigned(15 downto 0);
-    variable h1371: unsigned(3 downto 0);
-    variable h1372: unsigned(15 downto 0);
-    variable h1373: unsigned(0 downto 0);
-    variable h1374: unsigned(0 downto 0);
-    variable h1375: unsigned(0 downto 0);
-    variable h1376: unsigned(10 downto 0);
-    variable h1377: unsigned(31 downto 0);
+    variable h1235: unsigned(0 downto 0);
+    variable h1236: unsigned(10 downto 0);
+    variable h1237: unsigned(31 downto 0);
+    variable h1238: unsigned(0 downto 0);
+    variable h1239: unsigned(0 downto 0);
+    variable h1372: unsigned(31 downto 0);
+    variable h1373: unsigned(31 downto 0);
+    variable h1374: unsigned(31 downto 0);
+    variable h1375: unsigned(15 downto 0);
+    variable h1376: unsigned(3 downto 0);
+    variable h1377: unsigned(15 downto 0);
     variable h1378: unsigned(0 downto 0);
     variable h1379: unsigned(0 downto 0);
     variable h1380: unsigned(0 downto 0);
-    variable h1381: unsigned(0 downto 0);
-    variable h1382: unsigned(0 downto 0);
-    variable h1383: unsigned(10 downto 0);
-    variable h1384: unsigned(31 downto 0);
+    variable h1381: unsigned(10 downto 0);
+    variable h1382: unsigned(31 downto 0);
+    variable h1383: unsigned(0 downto 0);
+    variable h1384: unsigned(0 downto 0);
     variable h1385: unsigned(0 downto 0);
     variable h1386: unsigned(0 downto 0);
-    variable h1387: unsigned(2 downto 0);
-    variable h1388: unsigned(2 downto 0);
-    variable h1389: unsigned(10 downto 0);
-    variable h1390: unsigned(31 downto 0);
+    variable h1387: unsigned(0 downto 0);
+    variable h1388: unsigned(10 downto 0);
+    variable h1389: unsigned(31 downto 0);
+    variable h1390: unsigned(0 downto 0);
     variable h1391: unsigned(0 downto 0);
-    variable h1392: unsigned(0 downto 0);
-    variable h1393: unsigned(0 downto 0);
+    variable h1392: unsigned(2 downto 0);
+    variable h1393: unsigned(2 downto 0);
     variable h1394: unsigned(10 downto 0);
     variable h1395: unsigned(31 downto 0);
     variable h1396: unsigned(0 downto 0);
     variable h1397: unsigned(0 downto 0);
     variable h1398: unsigned(0 downto 0);
-    variable h1399: unsigned(0 downto 0);
-    variable h1400: unsigned(0 downto 0);
-    variable h1401: unsigned(10 downto 0);
-    variable h1402: unsigned(31 downto 0);
+    variable h1399: unsigned(10 downto 0);
+    variable h1400: unsigned(31 downto 0);
+    variable h1401: unsigned(0 downto 0);
+    variable h1402: unsigned(0 downto 0);
     variable h1403: unsigned(0 downto 0);
     variable h1404: unsigned(0 downto 0);
+    variable h1405: unsigned(0 downto 0);
+    variable h1406: unsigned(10 downto 0);
+    variable h1407: unsigned(31 downto 0);
+    variable h1408: unsigned(0 downto 0);
+    variable h1409: unsigned(0 downto 0);
     variable h69: unsigned(2 downto 0);
     variable h70: unsigned(0 downto 0);
     variable h71: unsigned(31 downto 0);
@@ -1470,67 +1473,67 @@ fsm: process (clk) is
     variable h648: unsigned(0 downto 0);
     variable h649: unsigned(0 downto 0);
     variable h650: unsigned(63 downto 0);
-    variable h651: unsigned(2 downto 0);
+    variable h651: unsigned(0 downto 0);
     variable h652: unsigned(0 downto 0);
-    variable h653: unsigned(31 downto 0);
-    variable h654: unsigned(31 downto 0);
-    variable h655: unsigned(0 downto 0);
-    variable h656: unsigned(0 downto 0);
+    variable h653: unsigned(0 downto 0);
+    variable h654: unsigned(0 downto 0);
+    variable h655: unsigned(63 downto 0);
+    variable h656: unsigned(2 downto 0);
     variable h657: unsigned(0 downto 0);
     variable h658: unsigned(31 downto 0);
     variable h659: unsigned(31 downto 0);
-    variable h660: unsigned(31 downto 0);
-    variable h661: unsigned(15 downto 0);
-    variable h662: unsigned(3 downto 0);
-    variable h663: unsigned(15 downto 0);
-    variable h664: unsigned(0 downto 0);
-    variable h665: unsigned(0 downto 0);
-    variable h666: unsigned(0 downto 0);
-    variable h667: unsigned(10 downto 0);
-    variable h668: unsigned(31 downto 0);
+    variable h660: unsigned(0 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(0 downto 0);
+    variable h663: unsigned(31 downto 0);
+    variable h664: unsigned(31 downto 0);
+    variable h665: unsigned(31 downto 0);
+    variable h666: unsigned(15 downto 0);
+    variable h667: unsigned(3 downto 0);
+    variable h668: unsigned(15 downto 0);
     variable h669: unsigned(0 downto 0);
     variable h670: unsigned(0 downto 0);
     variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(0 downto 0);
-    variable h673: unsigned(0 downto 0);
-    variable h674: unsigned(10 downto 0);
-    variable h675: unsigned(31 downto 0);
+    variable h672: unsigned(10 downto 0);
+    variable h673: unsigned(31 downto 0);
+    variable h674: unsigned(0 downto 0);
+    variable h675: unsigned(0 downto 0);
     variable h676: unsigned(0 downto 0);
     variable h677: unsigned(0 downto 0);
-    variable h678: unsigned(2 downto 0);
-    variable h679: unsigned(2 downto 0);
-    variable h680: unsigned(10 downto 0);
-    variable h681: unsigned(31 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(10 downto 0);
+    variable h680: unsigned(31 downto 0);
+    variable h681: unsigned(0 downto 0);
     variable h682: unsigned(0 downto 0);
-    variable h683: unsigned(0 downto 0);
-    variable h684: unsigned(0 downto 0);
+    variable h683: unsigned(2 downto 0);
+    variable h684: unsigned(2 downto 0);
     variable h685: unsigned(10 downto 0);
     variable h686: unsigned(31 downto 0);
     variable h687: unsigned(0 downto 0);
     variable h688: unsigned(0 downto 0);
     variable h689: unsigned(0 downto 0);
-    variable h690: unsigned(0 downto 0);
-    variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(10 downto 0);
-    variable h693: unsigned(31 downto 0);
+    variable h690: unsigned(10 downto 0);
+    variable h691: unsigned(31 downto 0);
+    variable h692: unsigned(0 downto 0);
+    variable h693: unsigned(0 downto 0);
     variable h694: unsigned(0 downto 0);
     variable h695: unsigned(0 downto 0);
     variable h696: unsigned(0 downto 0);
-    variable h697: unsigned(0 downto 0);
-    variable h698: unsigned(0 downto 0);
-    variable h699: unsigned(10 downto 0);
-    variable h700: unsigned(31 downto 0);
+    variable h697: unsigned(10 downto 0);
+    variable h698: unsigned(31 downto 0);
+    variable h699: unsigned(0 downto 0);
+    variable h700: unsigned(0 downto 0);
     variable h701: unsigned(0 downto 0);
     variable h702: unsigned(0 downto 0);
-    variable h703: unsigned(19 downto 0);
-    variable h704: unsigned(19 downto 0);
-    variable h705: unsigned(19 downto 0);
-    variable h706: unsigned(19 downto 0);
+    variable h703: unsigned(0 downto 0);
+    variable h704: unsigned(10 downto 0);
+    variable h705: unsigned(31 downto 0);
+    variable h706: unsigned(0 downto 0);
     variable h707: unsigned(0 downto 0);
-    variable h708: unsigned(0 downto 0);
-    variable h709: unsigned(0 downto 0);
-    variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(0 downto 0);
+    variable h708: unsigned(19 downto 0);
+    variable h709: unsigned(19 downto 0);
+    variable h710: unsigned(19 downto 0);
+    variable h711: unsigned(19 downto 0);
     variable h712: unsigned(0 downto 0);
     variable h713: unsigned(0 downto 0);
     variable h714: unsigned(0 downto 0);
@@ -1538,730 +1541,735 @@ fsm: process (clk) is
     variable h716: unsigned(0 downto 0);
     variable h717: unsigned(0 downto 0);
     variable h718: unsigned(0 downto 0);
-    variable h719: unsigned(15 downto 0);
-    variable h720: unsigned(31 downto 0);
-    variable h721: unsigned(31 downto 0);
+    variable h719: unsigned(0 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(0 downto 0);
     variable h722: unsigned(0 downto 0);
     variable h723: unsigned(0 downto 0);
-    variable h724: unsigned(0 downto 0);
+    variable h724: unsigned(15 downto 0);
     variable h725: unsigned(31 downto 0);
     variable h726: unsigned(31 downto 0);
-    variable h727: unsigned(31 downto 0);
-    variable h728: unsigned(15 downto 0);
-    variable h729: unsigned(3 downto 0);
-    variable h730: unsigned(15 downto 0);
-    variable h731: unsigned(0 downto 0);
-    variable h732: unsigned(0 downto 0);
-    variable h733: unsigned(0 downto 0);
-    variable h734: unsigned(10 downto 0);
-    variable h735: unsigned(31 downto 0);
+    variable h727: unsigned(0 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h730: unsigned(31 downto 0);
+    variable h731: unsigned(31 downto 0);
+    variable h732: unsigned(31 downto 0);
+    variable h733: unsigned(15 downto 0);
+    variable h734: unsigned(3 downto 0);
+    variable h735: unsigned(15 downto 0);
     variable h736: unsigned(0 downto 0);
     variable h737: unsigned(0 downto 0);
     variable h738: unsigned(0 downto 0);
-    variable h739: unsigned(0 downto 0);
-    variable h740: unsigned(0 downto 0);
-    variable h741: unsigned(10 downto 0);
-    variable h742: unsigned(31 downto 0);
+    variable h739: unsigned(10 downto 0);
+    variable h740: unsigned(31 downto 0);
+    variable h741: unsigned(0 downto 0);
+    variable h742: unsigned(0 downto 0);
     variable h743: unsigned(0 downto 0);
     variable h744: unsigned(0 downto 0);
-    variable h745: unsigned(2 downto 0);
-    variable h746: unsigned(2 downto 0);
-    variable h747: unsigned(10 downto 0);
-    variable h748: unsigned(31 downto 0);
+    variable h745: unsigned(0 downto 0);
+    variable h746: unsigned(10 downto 0);
+    variable h747: unsigned(31 downto 0);
+    variable h748: unsigned(0 downto 0);
     variable h749: unsigned(0 downto 0);
-    variable h750: unsigned(0 downto 0);
-    variable h751: unsigned(0 downto 0);
+    variable h750: unsigned(2 downto 0);
+    variable h751: unsigned(2 downto 0);
     variable h752: unsigned(10 downto 0);
     variable h753: unsigned(31 downto 0);
     variable h754: unsigned(0 downto 0);
     variable h755: unsigned(0 downto 0);
     variable h756: unsigned(0 downto 0);
-    variable h757: unsigned(0 downto 0);
-    variable h758: unsigned(0 downto 0);
-    variable h759: unsigned(10 downto 0);
-    variable h760: unsigned(31 downto 0);
+    variable h757: unsigned(10 downto 0);
+    variable h758: unsigned(31 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(0 downto 0);
     variable h761: unsigned(0 downto 0);
     variable h762: unsigned(0 downto 0);
     variable h763: unsigned(0 downto 0);
-    variable h764: unsigned(0 downto 0);
-    variable h765: unsigned(0 downto 0);
-    variable h766: unsigned(10 downto 0);
-    variable h767: unsigned(31 downto 0);
+    variable h764: unsigned(10 downto 0);
+    variable h765: unsigned(31 downto 0);
+    variable h766: unsigned(0 downto 0);
+    variable h767: unsigned(0 downto 0);
     variable h768: unsigned(0 downto 0);
     variable h769: unsigned(0 downto 0);
-    variable h770: unsigned(15 downto 0);
-    variable h771: unsigned(15 downto 0);
-    variable h772: unsigned(3 downto 0);
-    variable h773: unsigned(15 downto 0);
-    variable h774: unsigned(16 downto 0);
+    variable h770: unsigned(0 downto 0);
+    variable h771: unsigned(10 downto 0);
+    variable h772: unsigned(31 downto 0);
+    variable h773: unsigned(0 downto 0);
+    variable h774: unsigned(0 downto 0);
     variable h775: unsigned(15 downto 0);
-    variable h776: unsigned(0 downto 0);
-    variable h777: unsigned(0 downto 0);
-    variable h778: unsigned(5 downto 0);
-    variable h779: unsigned(63 downto 0);
-    variable h780: unsigned(126 downto 0);
-    variable h781: unsigned(5 downto 0);
-    variable h782: unsigned(126 downto 0);
-    variable h783: unsigned(63 downto 0);
-    variable h784: unsigned(5 downto 0);
-    variable h785: unsigned(6 downto 0);
-    variable h786: unsigned(63 downto 0);
-    variable h787: unsigned(64 downto 0);
+    variable h776: unsigned(15 downto 0);
+    variable h777: unsigned(3 downto 0);
+    variable h778: unsigned(15 downto 0);
+    variable h779: unsigned(16 downto 0);
+    variable h780: unsigned(15 downto 0);
+    variable h781: unsigned(0 downto 0);
+    variable h782: unsigned(0 downto 0);
+    variable h783: unsigned(5 downto 0);
+    variable h784: unsigned(63 downto 0);
+    variable h785: unsigned(126 downto 0);
+    variable h786: unsigned(5 downto 0);
+    variable h787: unsigned(126 downto 0);
     variable h788: unsigned(63 downto 0);
-    variable h789: unsigned(126 downto 0);
-    variable h790: unsigned(126 downto 0);
-    variable h791: unsigned(0 downto 0);
-    variable h792: unsigned(31 downto 0);
-    variable h793: unsigned(31 downto 0);
-    variable h794: unsigned(0 downto 0);
-    variable h795: unsigned(0 downto 0);
+    variable h789: unsigned(5 downto 0);
+    variable h790: unsigned(6 downto 0);
+    variable h791: unsigned(63 downto 0);
+    variable h792: unsigned(64 downto 0);
+    variable h793: unsigned(63 downto 0);
+    variable h794: unsigned(126 downto 0);
+    variable h795: unsigned(126 downto 0);
     variable h796: unsigned(0 downto 0);
     variable h797: unsigned(31 downto 0);
     variable h798: unsigned(31 downto 0);
-    variable h799: unsigned(31 downto 0);
-    variable h800: unsigned(15 downto 0);
-    variable h801: unsigned(3 downto 0);
-    variable h802: unsigned(15 downto 0);
-    variable h803: unsigned(0 downto 0);
-    variable h804: unsigned(0 downto 0);
-    variable h805: unsigned(0 downto 0);
-    variable h806: unsigned(10 downto 0);
-    variable h807: unsigned(31 downto 0);
+    variable h799: unsigned(0 downto 0);
+    variable h800: unsigned(0 downto 0);
+    variable h801: unsigned(0 downto 0);
+    variable h802: unsigned(31 downto 0);
+    variable h803: unsigned(31 downto 0);
+    variable h804: unsigned(31 downto 0);
+    variable h805: unsigned(15 downto 0);
+    variable h806: unsigned(3 downto 0);
+    variable h807: unsigned(15 downto 0);
     variable h808: unsigned(0 downto 0);
     variable h809: unsigned(0 downto 0);
     variable h810: unsigned(0 downto 0);
-    variable h811: unsigned(0 downto 0);
-    variable h812: unsigned(0 downto 0);
-    variable h813: unsigned(10 downto 0);
-    variable h814: unsigned(31 downto 0);
+    variable h811: unsigned(10 downto 0);
+    variable h812: unsigned(31 downto 0);
+    variable h813: unsigned(0 downto 0);
+    variable h814: unsigned(0 downto 0);
     variable h815: unsigned(0 downto 0);
     variable h816: unsigned(0 downto 0);
-    variable h817: unsigned(2 downto 0);
-    variable h818: unsigned(2 downto 0);
-    variable h819: unsigned(10 downto 0);
-    variable h820: unsigned(31 downto 0);
+    variable h817: unsigned(0 downto 0);
+    variable h818: unsigned(10 downto 0);
+    variable h819: unsigned(31 downto 0);
+    variable h820: unsigned(0 downto 0);
     variable h821: unsigned(0 downto 0);
-    variable h822: unsigned(0 downto 0);
-    variable h823: unsigned(0 downto 0);
+    variable h822: unsigned(2 downto 0);
+    variable h823: unsigned(2 downto 0);
     variable h824: unsigned(10 downto 0);
     variable h825: unsigned(31 downto 0);
     variable h826: unsigned(0 downto 0);
     variable h827: unsigned(0 downto 0);
     variable h828: unsigned(0 downto 0);
-    variable h829: unsigned(0 downto 0);
-    variable h830: unsigned(0 downto 0);
-    variable h831: unsigned(10 downto 0);
-    variable h832: unsigned(31 downto 0);
+    variable h829: unsigned(10 downto 0);
+    variable h830: unsigned(31 downto 0);
+    variable h831: unsigned(0 downto 0);
+    variable h832: unsigned(0 downto 0);
     variable h833: unsigned(0 downto 0);
     variable h834: unsigned(0 downto 0);
     variable h835: unsigned(0 downto 0);
-    variable h836: unsigned(0 downto 0);
-    variable h837: unsigned(0 downto 0);
-    variable h838: unsigned(10 downto 0);
-    variable h839: unsigned(31 downto 0);
+    variable h836: unsigned(10 downto 0);
+    variable h837: unsigned(31 downto 0);
+    variable h838: unsigned(0 downto 0);
+    variable h839: unsigned(0 downto 0);
     variable h840: unsigned(0 downto 0);
     variable h841: unsigned(0 downto 0);
-    variable h842: unsigned(15 downto 0);
-    variable h843: unsigned(31 downto 0);
+    variable h842: unsigned(0 downto 0);
+    variable h843: unsigned(10 downto 0);
     variable h844: unsigned(31 downto 0);
     variable h845: unsigned(0 downto 0);
     variable h846: unsigned(0 downto 0);
-    variable h847: unsigned(0 downto 0);
+    variable h847: unsigned(15 downto 0);
     variable h848: unsigned(31 downto 0);
     variable h849: unsigned(31 downto 0);
-    variable h850: unsigned(31 downto 0);
-    variable h851: unsigned(15 downto 0);
-    variable h852: unsigned(3 downto 0);
-    variable h853: unsigned(15 downto 0);
-    variable h854: unsigned(0 downto 0);
-    variable h855: unsigned(0 downto 0);
-    variable h856: unsigned(0 downto 0);
-    variable h857: unsigned(10 downto 0);
-    variable h858: unsigned(31 downto 0);
+    variable h850: unsigned(0 downto 0);
+    variable h851: unsigned(0 downto 0);
+    variable h852: unsigned(0 downto 0);
+    variable h853: unsigned(31 downto 0);
+    variable h854: unsigned(31 downto 0);
+    variable h855: unsigned(31 downto 0);
+    variable h856: unsigned(15 downto 0);
+    variable h857: unsigned(3 downto 0);
+    variable h858: unsigned(15 downto 0);
     variable h859: unsigned(0 downto 0);
     variable h860: unsigned(0 downto 0);
     variable h861: unsigned(0 downto 0);
-    variable h862: unsigned(0 downto 0);
-    variable h863: unsigned(0 downto 0);
-    variable h864: unsigned(10 downto 0);
-    variable h865: unsigned(31 downto 0);
+    variable h862: unsigned(10 downto 0);
+    variable h863: unsigned(31 downto 0);
+    variable h864: unsigned(0 downto 0);
+    variable h865: unsigned(0 downto 0);
     variable h866: unsigned(0 downto 0);
     variable h867: unsigned(0 downto 0);
-    variable h868: unsigned(2 downto 0);
-    variable h869: unsigned(2 downto 0);
-    variable h870: unsigned(10 downto 0);
-    variable h871: unsigned(31 downto 0);
+    variable h868: unsigned(0 downto 0);
+    variable h869: unsigned(10 downto 0);
+    variable h870: unsigned(31 downto 0);
+    variable h871: unsigned(0 downto 0);
     variable h872: unsigned(0 downto 0);
-    variable h873: unsigned(0 downto 0);
-    variable h874: unsigned(0 downto 0);
+    variable h873: unsigned(2 downto 0);
+    variable h874: unsigned(2 downto 0);
     variable h875: unsigned(10 downto 0);
     variable h876: unsigned(31 downto 0);
     variable h877: unsigned(0 downto 0);
     variable h878: unsigned(0 downto 0);
     variable h879: unsigned(0 downto 0);
-    variable h880: unsigned(0 downto 0);
-    variable h881: unsigned(0 downto 0);
-    variable h882: unsigned(10 downto 0);
-    variable h883: unsigned(31 downto 0);
+    variable h880: unsigned(10 downto 0);
+    variable h881: unsigned(31 downto 0);
+    variable h882: unsigned(0 downto 0);
+    variable h883: unsigned(0 downto 0);
     variable h884: unsigned(0 downto 0);
     variable h885: unsigned(0 downto 0);
     variable h886: unsigned(0 downto 0);
-    variable h887: unsigned(0 downto 0);
-    variable h888: unsigned(0 downto 0);
-    variable h889: unsigned(10 downto 0);
-    variable h890: unsigned(31 downto 0);
+    variable h887: unsigned(10 downto 0);
+    variable h888: unsigned(31 downto 0);
+    variable h889: unsigned(0 downto 0);
+    variable h890: unsigned(0 downto 0);
     variable h891: unsigned(0 downto 0);
     variable h892: unsigned(0 downto 0);
-    variable h893: unsigned(15 downto 0);
-    variable h894: unsigned(15 downto 0);
-    variable h895: unsigned(3 downto 0);
-    variable h896: unsigned(15 downto 0);
-    variable h897: unsigned(16 downto 0);
+    variable h893: unsigned(0 downto 0);
+    variable h894: unsigned(10 downto 0);
+    variable h895: unsigned(31 downto 0);
+    variable h896: unsigned(0 downto 0);
+    variable h897: unsigned(0 downto 0);
     variable h898: unsigned(15 downto 0);
-    variable h899: unsigned(0 downto 0);
-    variable h900: unsigned(31 downto 0);
-    variable h901: unsigned(31 downto 0);
-    variable h902: unsigned(0 downto 0);
-    variable h903: unsigned(0 downto 0);
+    variable h899: unsigned(15 downto 0);
+    variable h900: unsigned(3 downto 0);
+    variable h901: unsigned(15 downto 0);
+    variable h902: unsigned(16 downto 0);
+    variable h903: unsigned(15 downto 0);
     variable h904: unsigned(0 downto 0);
     variable h905: unsigned(31 downto 0);
     variable h906: unsigned(31 downto 0);
-    variable h907: unsigned(31 downto 0);
-    variable h908: unsigned(15 downto 0);
-    variable h909: unsigned(3 downto 0);
-    variable h910: unsigned(15 downto 0);
-    variable h911: unsigned(0 downto 0);
-    variable h912: unsigned(0 downto 0);
-    variable h913: unsigned(0 downto 0);
-    variable h914: unsigned(10 downto 0);
-    variable h915: unsigned(31 downto 0);
+    variable h907: unsigned(0 downto 0);
+    variable h908: unsigned(0 downto 0);
+    variable h909: unsigned(0 downto 0);
+    variable h910: unsigned(31 downto 0);
+    variable h911: unsigned(31 downto 0);
+    variable h912: unsigned(31 downto 0);
+    variable h913: unsigned(15 downto 0);
+    variable h914: unsigned(3 downto 0);
+    variable h915: unsigned(15 downto 0);
     variable h916: unsigned(0 downto 0);
     variable h917: unsigned(0 downto 0);
     variable h918: unsigned(0 downto 0);
-    variable h919: unsigned(0 downto 0);
-    variable h920: unsigned(0 downto 0);
-    variable h921: unsigned(10 downto 0);
-    variable h922: unsigned(31 downto 0);
+    variable h919: unsigned(10 downto 0);
+    variable h920: unsigned(31 downto 0);
+    variable h921: unsigned(0 downto 0);
+    variable h922: unsigned(0 downto 0);
     variable h923: unsigned(0 downto 0);
     variable h924: unsigned(0 downto 0);
-    variable h925: unsigned(2 downto 0);
-    variable h926: unsigned(2 downto 0);
-    variable h927: unsigned(10 downto 0);
-    variable h928: unsigned(31 downto 0);
+    variable h925: unsigned(0 downto 0);
+    variable h926: unsigned(10 downto 0);
+    variable h927: unsigned(31 downto 0);
+    variable h928: unsigned(0 downto 0);
     variable h929: unsigned(0 downto 0);
-    variable h930: unsigned(0 downto 0);
-    variable h931: unsigned(0 downto 0);
+    variable h930: unsigned(2 downto 0);
+    variable h931: unsigned(2 downto 0);
     variable h932: unsigned(10 downto 0);
     variable h933: unsigned(31 downto 0);
     variable h934: unsigned(0 downto 0);
     variable h935: unsigned(0 downto 0);
     variable h936: unsigned(0 downto 0);
-    variable h937: unsigned(0 downto 0);
-    variable h938: unsigned(0 downto 0);
-    variable h939: unsigned(10 downto 0);
-    variable h940: unsigned(31 downto 0);
+    variable h937: unsigned(10 downto 0);
+    variable h938: unsigned(31 downto 0);
+    variable h939: unsigned(0 downto 0);
+    variable h940: unsigned(0 downto 0);
     variable h941: unsigned(0 downto 0);
     variable h942: unsigned(0 downto 0);
     variable h943: unsigned(0 downto 0);
-    variable h944: unsigned(0 downto 0);
-    variable h945: unsigned(0 downto 0);
-    variable h946: unsigned(10 downto 0);
-    variable h947: unsigned(31 downto 0);
+    variable h944: unsigned(10 downto 0);
+    variable h945: unsigned(31 downto 0);
+    variable h946: unsigned(0 downto 0);
+    variable h947: unsigned(0 downto 0);
     variable h948: unsigned(0 downto 0);
     variable h949: unsigned(0 downto 0);
     variable h950: unsigned(0 downto 0);
-    variable h951: unsigned(0 downto 0);
-    variable h952: unsigned(0 downto 0);
-    variable h953: unsigned(15 downto 0);
-    variable h954: unsigned(31 downto 0);
-    variable h955: unsigned(31 downto 0);
+    variable h951: unsigned(10 downto 0);
+    variable h952: unsigned(31 downto 0);
+    variable h953: unsigned(0 downto 0);
+    variable h954: unsigned(0 downto 0);
+    variable h955: unsigned(0 downto 0);
     variable h956: unsigned(0 downto 0);
     variable h957: unsigned(0 downto 0);
-    variable h958: unsigned(0 downto 0);
+    variable h958: unsigned(15 downto 0);
     variable h959: unsigned(31 downto 0);
     variable h960: unsigned(31 downto 0);
-    variable h961: unsigned(31 downto 0);
-    variable h962: unsigned(15 downto 0);
-    variable h963: unsigned(3 downto 0);
-    variable h964: unsigned(15 downto 0);
-    variable h965: unsigned(0 downto 0);
-    variable h966: unsigned(0 downto 0);
-    variable h967: unsigned(0 downto 0);
-    variable h968: unsigned(10 downto 0);
-    variable h969: unsigned(31 downto 0);
+    variable h961: unsigned(0 downto 0);
+    variable h962: unsigned(0 downto 0);
+    variable h963: unsigned(0 downto 0);
+    variable h964: unsigned(31 downto 0);
+    variable h965: unsigned(31 downto 0);
+    variable h966: unsigned(31 downto 0);
+    variable h967: unsigned(15 downto 0);
+    variable h968: unsigned(3 downto 0);
+    variable h969: unsigned(15 downto 0);
     variable h970: unsigned(0 downto 0);
     variable h971: unsigned(0 downto 0);
     variable h972: unsigned(0 downto 0);
-    variable h973: unsigned(0 downto 0);
-    variable h974: unsigned(0 downto 0);
-    variable h975: unsigned(10 downto 0);
-    variable h976: unsigned(31 downto 0);
+    variable h973: unsigned(10 downto 0);
+    variable h974: unsigned(31 downto 0);
+    variable h975: unsigned(0 downto 0);
+    variable h976: unsigned(0 downto 0);
     variable h977: unsigned(0 downto 0);
     variable h978: unsigned(0 downto 0);
-    variable h979: unsigned(2 downto 0);
-    variable h980: unsigned(2 downto 0);
-    variable h981: unsigned(10 downto 0);
-    variable h982: unsigned(31 downto 0);
+    variable h979: unsigned(0 downto 0);
+    variable h980: unsigned(10 downto 0);
+    variable h981: unsigned(31 downto 0);
+    variable h982: unsigned(0 downto 0);
     variable h983: unsigned(0 downto 0);
-    variable h984: unsigned(0 downto 0);
-    variable h985: unsigned(0 downto 0);
+    variable h984: unsigned(2 downto 0);
+    variable h985: unsigned(2 downto 0);
     variable h986: unsigned(10 downto 0);
     variable h987: unsigned(31 downto 0);
     variable h988: unsigned(0 downto 0);
     variable h989: unsigned(0 downto 0);
     variable h990: unsigned(0 downto 0);
-    variable h991: unsigned(0 downto 0);
-    variable h992: unsigned(0 downto 0);
-    variable h993: unsigned(10 downto 0);
-    variable h994: unsigned(31 downto 0);
+    variable h991: unsigned(10 downto 0);
+    variable h992: unsigned(31 downto 0);
+    variable h993: unsigned(0 downto 0);
+    variable h994: unsigned(0 downto 0);
     variable h995: unsigned(0 downto 0);
     variable h996: unsigned(0 downto 0);
     variable h997: unsigned(0 downto 0);
-    variable h998: unsigned(0 downto 0);
-    variable h999: unsigned(0 downto 0);
-    variable h1000: unsigned(10 downto 0);
-    variable h1001: unsigned(31 downto 0);
+    variable h998: unsigned(10 downto 0);
+    variable h999: unsigned(31 downto 0);
+    variable h1000: unsigned(0 downto 0);
+    variable h1001: unsigned(0 downto 0);
     variable h1002: unsigned(0 downto 0);
     variable h1003: unsigned(0 downto 0);
-    variable h1004: unsigned(15 downto 0);
-    variable h1005: unsigned(15 downto 0);
-    variable h1006: unsigned(3 downto 0);
-    variable h1007: unsigned(15 downto 0);
-    variable h1008: unsigned(16 downto 0);
+    variable h1004: unsigned(0 downto 0);
+    variable h1005: unsigned(10 downto 0);
+    variable h1006: unsigned(31 downto 0);
+    variable h1007: unsigned(0 downto 0);
+    variable h1008: unsigned(0 downto 0);
     variable h1009: unsigned(15 downto 0);
-    variable h1013: unsigned(31 downto 0);
-    variable h1014: unsigned(63 downto 0);
-    variable h1015: unsigned(0 downto 0);
-    variable h1016: unsigned(31 downto 0);
-    variable h1017: unsigned(31 downto 0);
-    variable h1018: unsigned(63 downto 0);
-    variable h1019: unsigned(0 downto 0);
-    variable h1020: unsigned(31 downto 0);
-    variable h1030: unsigned(0 downto 0);
-    variable h1031: unsigned(31 downto 0);
-    variable h1032: unsigned(31 downto 0);
-    variable h1033: unsigned(0 downto 0);
-    variable h1034: unsigned(0 downto 0);
+    variable h1010: unsigned(15 downto 0);
+    variable h1011: unsigned(3 downto 0);
+    variable h1012: unsigned(15 downto 0);
+    variable h1013: unsigned(16 downto 0);
+    variable h1014: unsigned(15 downto 0);
+    variable h1018: unsigned(31 downto 0);
+    variable h1019: unsigned(63 downto 0);
+    variable h1020: unsigned(0 downto 0);
+    variable h1021: unsigned(31 downto 0);
+    variable h1022: unsigned(31 downto 0);
+    variable h1023: unsigned(63 downto 0);
+    variable h1024: unsigned(0 downto 0);
+    variable h1025: unsigned(31 downto 0);
     variable h1035: unsigned(0 downto 0);
     variable h1036: unsigned(31 downto 0);
     variable h1037: unsigned(31 downto 0);
-    variable h1038: unsigned(31 downto 0);
-    variable h1039: unsigned(15 downto 0);
-    variable h1040: unsigned(3 downto 0);
-    variable h1041: unsigned(15 downto 0);
-    variable h1042: unsigned(0 downto 0);
-    variable h1043: unsigned(0 downto 0);
-    variable h1044: unsigned(0 downto 0);
-    variable h1045: unsigned(10 downto 0);
-    variable h1046: unsigned(31 downto 0);
+    variable h1038: unsigned(0 downto 0);
+    variable h1039: unsigned(0 downto 0);
+    variable h1040: unsigned(0 downto 0);
+    variable h1041: unsigned(31 downto 0);
+    variable h1042: unsigned(31 downto 0);
+    variable h1043: unsigned(31 downto 0);
+    variable h1044: unsigned(15 downto 0);
+    variable h1045: unsigned(3 downto 0);
+    variable h1046: unsigned(15 downto 0);
     variable h1047: unsigned(0 downto 0);
     variable h1048: unsigned(0 downto 0);
     variable h1049: unsigned(0 downto 0);
-    variable h1050: unsigned(0 downto 0);
-    variable h1051: unsigned(0 downto 0);
-    variable h1052: unsigned(10 downto 0);
-    variable h1053: unsigned(31 downto 0);
+    variable h1050: unsigned(10 downto 0);
+    variable h1051: unsigned(31 downto 0);
+    variable h1052: unsigned(0 downto 0);
+    variable h1053: unsigned(0 downto 0);
     variable h1054: unsigned(0 downto 0);
     variable h1055: unsigned(0 downto 0);
-    variable h1056: unsigned(2 downto 0);
-    variable h1057: unsigned(2 downto 0);
-    variable h1058: unsigned(10 downto 0);
-    variable h1059: unsigned(31 downto 0);
+    variable h1056: unsigned(0 downto 0);
+    variable h1057: unsigned(10 downto 0);
+    variable h1058: unsigned(31 downto 0);
+    variable h1059: unsigned(0 downto 0);
     variable h1060: unsigned(0 downto 0);
-    variable h1061: unsigned(0 downto 0);
-    variable h1062: unsigned(0 downto 0);
+    variable h1061: unsigned(2 downto 0);
+    variable h1062: unsigned(2 downto 0);
     variable h1063: unsigned(10 downto 0);
     variable h1064: unsigned(31 downto 0);
     variable h1065: unsigned(0 downto 0);
     variable h1066: unsigned(0 downto 0);
     variable h1067: unsigned(0 downto 0);
-    variable h1068: unsigned(0 downto 0);
-    variable h1069: unsigned(0 downto 0);
-    variable h1070: unsigned(10 downto 0);
-    variable h1071: unsigned(31 downto 0);
+    variable h1068: unsigned(10 downto 0);
+    variable h1069: unsigned(31 downto 0);
+    variable h1070: unsigned(0 downto 0);
+    variable h1071: unsigned(0 downto 0);
     variable h1072: unsigned(0 downto 0);
     variable h1073: unsigned(0 downto 0);
     variable h1074: unsigned(0 downto 0);
-    variable h1075: unsigned(0 downto 0);
-    variable h1076: unsigned(0 downto 0);
-    variable h1077: unsigned(10 downto 0);
-    variable h1078: unsigned(31 downto 0);
+    variable h1075: unsigned(10 downto 0);
+    variable h1076: unsigned(31 downto 0);
+    variable h1077: unsigned(0 downto 0);
+    variable h1078: unsigned(0 downto 0);
     variable h1079: unsigned(0 downto 0);
     variable h1080: unsigned(0 downto 0);
-    variable h1081: unsigned(41 downto 0);
-    variable h1082: unsigned(45 downto 0);
+    variable h1081: unsigned(0 downto 0);
+    variable h1082: unsigned(10 downto 0);
     variable h1083: unsigned(31 downto 0);
-    variable h1084: unsigned(4 downto 0);
-    variable h1085: unsigned(15 downto 0);
-    variable h1086: unsigned(52 downto 0);
-    variable h1087: unsigned(15 downto 0);
+    variable h1084: unsigned(0 downto 0);
+    variable h1085: unsigned(0 downto 0);
+    variable h1086: unsigned(41 downto 0);
+    variable h1087: unsigned(45 downto 0);
     variable h1088: unsigned(31 downto 0);
-    variable h1089: unsigned(31 downto 0);
-    variable h1090: unsigned(0 downto 0);
-    variable h1091: unsigned(0 downto 0);
-    variable h1092: unsigned(0 downto 0);
+    variable h1089: unsigned(4 downto 0);
+    variable h1090: unsigned(15 downto 0);
+    variable h1091: unsigned(52 downto 0);
+    variable h1092: unsigned(15 downto 0);
     variable h1093: unsigned(31 downto 0);
     variable h1094: unsigned(31 downto 0);
-    variable h1095: unsigned(31 downto 0);
-    variable h1096: unsigned(15 downto 0);
-    variable h1097: unsigned(3 downto 0);
-    variable h1098: unsigned(15 downto 0);
-    variable h1099: unsigned(0 downto 0);
-    variable h1100: unsigned(0 downto 0);
-    variable h1101: unsigned(0 downto 0);
-    variable h1102: unsigned(10 downto 0);
-    variable h1103: unsigned(31 downto 0);
+    variable h1095: unsigned(0 downto 0);
+    variable h1096: unsigned(0 downto 0);
+    variable h1097: unsigned(0 downto 0);
+    variable h1098: unsigned(31 downto 0);
+    variable h1099: unsigned(31 downto 0);
+    variable h1100: unsigned(31 downto 0);
+    variable h1101: unsigned(15 downto 0);
+    variable h1102: unsigned(3 downto 0);
+    variable h1103: unsigned(15 downto 0);
     variable h1104: unsigned(0 downto 0);
     variable h1105: unsigned(0 downto 0);
     variable h1106: unsigned(0 downto 0);
-    variable h1107: unsigned(0 downto 0);
-    variable h1108: unsigned(0 downto 0);
-    variable h1109: unsigned(10 downto 0);
-    variable h1110: unsigned(31 downto 0);
+    variable h1107: unsigned(10 downto 0);
+    variable h1108: unsigned(31 downto 0);
+    variable h1109: unsigned(0 downto 0);
+    variable h1110: unsigned(0 downto 0);
     variable h1111: unsigned(0 downto 0);
     variable h1112: unsigned(0 downto 0);
-    variable h1113: unsigned(2 downto 0);
-    variable h1114: unsigned(2 downto 0);
-    variable h1115: unsigned(10 downto 0);
-    variable h1116: unsigned(31 downto 0);
+    variable h1113: unsigned(0 downto 0);
+    variable h1114: unsigned(10 downto 0);
+    variable h1115: unsigned(31 downto 0);
+    variable h1116: unsigned(0 downto 0);
     variable h1117: unsigned(0 downto 0);
-    variable h1118: unsigned(0 downto 0);
-    variable h1119: unsigned(0 downto 0);
+    variable h1118: unsigned(2 downto 0);
+    variable h1119: unsigned(2 downto 0);
     variable h1120: unsigned(10 downto 0);
     variable h1121: unsigned(31 downto 0);
     variable h1122: unsigned(0 downto 0);
     variable h1123: unsigned(0 downto 0);
     variable h1124: unsigned(0 downto 0);
-    variable h1125: unsigned(0 downto 0);
-    variable h1126: unsigned(0 downto 0);
-    variable h1127: unsigned(10 downto 0);
-    variable h1128: unsigned(31 downto 0);
+    variable h1125: unsigned(10 downto 0);
+    variable h1126: unsigned(31 downto 0);
+    variable h1127: unsigned(0 downto 0);
+    variable h1128: unsigned(0 downto 0);
     variable h1129: unsigned(0 downto 0);
     variable h1130: unsigned(0 downto 0);
     variable h1131: unsigned(0 downto 0);
-    variable h1132: unsigned(0 downto 0);
-    variable h1133: unsigned(0 downto 0);
-    variable h1134: unsigned(10 downto 0);
-    variable h1135: unsigned(31 downto 0);
+    variable h1132: unsigned(10 downto 0);
+    variable h1133: unsigned(31 downto 0);
+    variable h1134: unsigned(0 downto 0);
+    variable h1135: unsigned(0 downto 0);
     variable h1136: unsigned(0 downto 0);
     variable h1137: unsigned(0 downto 0);
-    variable h1138: unsigned(15 downto 0);
-    variable h1139: unsigned(15 downto 0);
-    variable h1140: unsigned(3 downto 0);
-    variable h1141: unsigned(15 downto 0);
-    variable h1142: unsigned(16 downto 0);
+    variable h1138: unsigned(0 downto 0);
+    variable h1139: unsigned(10 downto 0);
+    variable h1140: unsigned(31 downto 0);
+    variable h1141: unsigned(0 downto 0);
+    variable h1142: unsigned(0 downto 0);
     variable h1143: unsigned(15 downto 0);
-    variable h1144: unsigned(7 downto 0);
-    variable h1145: unsigned(7 downto 0);
-    variable h1146: unsigned(10 downto 0);
-    variable h1147: unsigned(31 downto 0);
-    variable h1148: unsigned(31 downto 0);
-    variable h1149: unsigned(31 downto 0);
+    variable h1144: unsigned(15 downto 0);
+    variable h1145: unsigned(3 downto 0);
+    variable h1146: unsigned(15 downto 0);
+    variable h1147: unsigned(16 downto 0);
+    variable h1148: unsigned(15 downto 0);
+    variable h1149: unsigned(7 downto 0);
     variable h1150: unsigned(7 downto 0);
     variable h1151: unsigned(10 downto 0);
     variable h1152: unsigned(31 downto 0);
-    variable h1153: unsigned(0 downto 0);
-    variable h1154: unsigned(0 downto 0);
-    variable h1155: unsigned(0 downto 0);
+    variable h1153: unsigned(31 downto 0);
+    variable h1154: unsigned(31 downto 0);
+    variable h1155: unsigned(7 downto 0);
     variable h1156: unsigned(10 downto 0);
     variable h1157: unsigned(31 downto 0);
     variable h1158: unsigned(0 downto 0);
     variable h1159: unsigned(0 downto 0);
-    variable h1160: unsigned(2 downto 0);
-    variable h1161: unsigned(2 downto 0);
-    variable h1162: unsigned(10 downto 0);
-    variable h1163: unsigned(31 downto 0);
+    variable h1160: unsigned(0 downto 0);
+    variable h1161: unsigned(10 downto 0);
+    variable h1162: unsigned(31 downto 0);
+    variable h1163: unsigned(0 downto 0);
     variable h1164: unsigned(0 downto 0);
-    variable h1165: unsigned(0 downto 0);
-    variable h1166: unsigned(0 downto 0);
+    variable h1165: unsigned(2 downto 0);
+    variable h1166: unsigned(2 downto 0);
     variable h1167: unsigned(10 downto 0);
     variable h1168: unsigned(31 downto 0);
     variable h1169: unsigned(0 downto 0);
     variable h1170: unsigned(0 downto 0);
-    variable h1195: unsigned(7 downto 0);
-    variable h1196: unsigned(7 downto 0);
-    variable h1197: unsigned(10 downto 0);
-    variable h1198: unsigned(31 downto 0);
-    variable h1199: unsigned(31 downto 0);
-    variable h1200: unsigned(31 downto 0);
+    variable h1171: unsigned(0 downto 0);
+    variable h1172: unsigned(10 downto 0);
+    variable h1173: unsigned(31 downto 0);
+    variable h1174: unsigned(0 downto 0);
+    variable h1175: unsigned(0 downto 0);
+    variable h1200: unsigned(7 downto 0);
     variable h1201: unsigned(7 downto 0);
     variable h1202: unsigned(10 downto 0);
     variable h1203: unsigned(31 downto 0);
-    variable h1204: unsigned(0 downto 0);
-    variable h1205: unsigned(0 downto 0);
-    variable h1206: unsigned(31 downto 0);
-    variable h1207: unsigned(4 downto 0);
-    variable h1208: unsigned(7 downto 0);
-    variable h1209: unsigned(7 downto 0);
-    variable h1210: unsigned(7 downto 0);
-    variable h1211: unsigned(10 downto 0);
-    variable h1212: unsigned(31 downto 0);
-    variable h1213: unsigned(31 downto 0);
-    variable h1214: unsigned(63 downto 0);
-    variable h1235: unsigned(0 downto 0);
-    variable h1236: unsigned(31 downto 0);
-    variable h1237: unsigned(31 downto 0);
-    variable h1238: unsigned(0 downto 0);
-    variable h1239: unsigned(0 downto 0);
+    variable h1204: unsigned(31 downto 0);
+    variable h1205: unsigned(31 downto 0);
+    variable h1206: unsigned(7 downto 0);
+    variable h1207: unsigned(10 downto 0);
+    variable h1208: unsigned(31 downto 0);
+    variable h1209: unsigned(0 downto 0);
+    variable h1210: unsigned(0 downto 0);
+    variable h1211: unsigned(31 downto 0);
+    variable h1212: unsigned(4 downto 0);
+    variable h1213: unsigned(7 downto 0);
+    variable h1214: unsigned(7 downto 0);
+    variable h1215: unsigned(7 downto 0);
+    variable h1216: unsigned(10 downto 0);
+    variable h1217: unsigned(31 downto 0);
+    variable h1218: unsigned(31 downto 0);
+    variable h1219: unsigned(63 downto 0);
     variable h1240: unsigned(0 downto 0);
     variable h1241: unsigned(31 downto 0);
     variable h1242: unsigned(31 downto 0);
-    variable h1243: unsigned(31 downto 0);
-    variable h1244: unsigned(15 downto 0);
-    variable h1245: unsigned(3 downto 0);
-    variable h1246: unsigned(15 downto 0);
-    variable h1247: unsigned(0 downto 0);
-    variable h1248: unsigned(0 downto 0);
-    variable h1249: unsigned(0 downto 0);
-    variable h1250: unsigned(10 downto 0);
-    variable h1251: unsigned(31 downto 0);
+    variable h1243: unsigned(0 downto 0);
+    variable h1244: unsigned(0 downto 0);
+    variable h1245: unsigned(0 downto 0);
+    variable h1246: unsigned(31 downto 0);
+    variable h1247: unsigned(31 downto 0);
+    variable h1248: unsigned(31 downto 0);
+    variable h1249: unsigned(15 downto 0);
+    variable h1250: unsigned(3 downto 0);
+    variable h1251: unsigned(15 downto 0);
     variable h1252: unsigned(0 downto 0);
     variable h1253: unsigned(0 downto 0);
     variable h1254: unsigned(0 downto 0);
-    variable h1255: unsigned(0 downto 0);
-    variable h1256: unsigned(0 downto 0);
-    variable h1257: unsigned(10 downto 0);
-    variable h1258: unsigned(31 downto 0);
+    variable h1255: unsigned(10 downto 0);
+    variable h1256: unsigned(31 downto 0);
+    variable h1257: unsigned(0 downto 0);
+    variable h1258: unsigned(0 downto 0);
     variable h1259: unsigned(0 downto 0);
     variable h1260: unsigned(0 downto 0);
-    variable h1261: unsigned(2 downto 0);
-    variable h1262: unsigned(2 downto 0);
-    variable h1263: unsigned(10 downto 0);
-    variable h1264: unsigned(31 downto 0);
+    variable h1261: unsigned(0 downto 0);
+    variable h1262: unsigned(10 downto 0);
+    variable h1263: unsigned(31 downto 0);
+    variable h1264: unsigned(0 downto 0);
     variable h1265: unsigned(0 downto 0);
-    variable h1266: unsigned(0 downto 0);
-    variable h1267: unsigned(0 downto 0);
+    variable h1266: unsigned(2 downto 0);
+    variable h1267: unsigned(2 downto 0);
     variable h1268: unsigned(10 downto 0);
     variable h1269: unsigned(31 downto 0);
     variable h1270: unsigned(0 downto 0);
     variable h1271: unsigned(0 downto 0);
     variable h1272: unsigned(0 downto 0);
-    variable h1273: unsigned(0 downto 0);
-    variable h1274: unsigned(0 downto 0);
-    variable h1275: unsigned(10 downto 0);
-    variable h1276: unsigned(31 downto 0);
+    variable h1273: unsigned(10 downto 0);
+    variable h1274: unsigned(31 downto 0);
+    variable h1275: unsigned(0 downto 0);
+    variable h1276: unsigned(0 downto 0);
     variable h1277: unsigned(0 downto 0);
     variable h1278: unsigned(0 downto 0);
     variable h1279: unsigned(0 downto 0);
-    variable h1280: unsigned(0 downto 0);
-    variable h1281: unsigned(0 downto 0);
-    variable h1282: unsigned(10 downto 0);
-    variable h1283: unsigned(31 downto 0);
+    variable h1280: unsigned(10 downto 0);
+    variable h1281: unsigned(31 downto 0);
+    variable h1282: unsigned(0 downto 0);
+    variable h1283: unsigned(0 downto 0);
     variable h1284: unsigned(0 downto 0);
     variable h1285: unsigned(0 downto 0);
     variable h1286: unsigned(0 downto 0);
-    variable h1287: unsigned(31 downto 0);
-    variable h1288: unsigned(15 downto 0);
-    variable h1289: unsigned(3 downto 0);
-    variable h1290: unsigned(15 downto 0);
+    variable h1287: unsigned(10 downto 0);
+    variable h1288: unsigned(31 downto 0);
+    variable h1289: unsigned(0 downto 0);
+    variable h1290: unsigned(0 downto 0);
     variable h1291: unsigned(0 downto 0);
-    variable h1292: unsigned(0 downto 0);
-    variable h1293: unsigned(0 downto 0);
-    variable h1294: unsigned(10 downto 0);
-    variable h1295: unsigned(31 downto 0);
+    variable h1292: unsigned(31 downto 0);
+    variable h1293: unsigned(15 downto 0);
+    variable h1294: unsigned(3 downto 0);
+    variable h1295: unsigned(15 downto 0);
     variable h1296: unsigned(0 downto 0);
     variable h1297: unsigned(0 downto 0);
     variable h1298: unsigned(0 downto 0);
-    variable h1299: unsigned(31 downto 0);
-    variable h1300: unsigned(15 downto 0);
-    variable h1301: unsigned(3 downto 0);
-    variable h1302: unsigned(15 downto 0);
+    variable h1299: unsigned(10 downto 0);
+    variable h1300: unsigned(31 downto 0);
+    variable h1301: unsigned(0 downto 0);
+    variable h1302: unsigned(0 downto 0);
     variable h1303: unsigned(0 downto 0);
-    variable h1304: unsigned(0 downto 0);
-    variable h1305: unsigned(0 downto 0);
-    variable h1306: unsigned(10 downto 0);
-    variable h1307: unsigned(31 downto 0);
+    variable h1304: unsigned(31 downto 0);
+    variable h1305: unsigned(15 downto 0);
+    variable h1306: unsigned(3 downto 0);
+    variable h1307: unsigned(15 downto 0);
     variable h1308: unsigned(0 downto 0);
     variable h1309: unsigned(0 downto 0);
-    variable h1310: unsigned(15 downto 0);
-    variable h1311: unsigned(31 downto 0);
+    variable h1310: unsigned(0 downto 0);
+    variable h1311: unsigned(10 downto 0);
     variable h1312: unsigned(31 downto 0);
     variable h1313: unsigned(0 downto 0);
     variable h1314: unsigned(0 downto 0);
-    variable h1315: unsigned(0 downto 0);
+    variable h1315: unsigned(15 downto 0);
     variable h1316: unsigned(31 downto 0);
     variable h1317: unsigned(31 downto 0);
-    variable h1318: unsigned(31 downto 0);
-    variable h1319: unsigned(15 downto 0);
-    variable h1320: unsigned(3 downto 0);
-    variable h1321: unsigned(15 downto 0);
-    variable h1322: unsigned(0 downto 0);
-    variable h1323: unsigned(0 downto 0);
-    variable h1324: unsigned(0 downto 0);
-    variable h1325: unsigned(10 downto 0);
-    variable h1326: unsigned(31 downto 0);
+    variable h1318: unsigned(0 downto 0);
+    variable h1319: unsigned(0 downto 0);
+    variable h1320: unsigned(0 downto 0);
+    variable h1321: unsigned(31 downto 0);
+    variable h1322: unsigned(31 downto 0);
+    variable h1323: unsigned(31 downto 0);
+    variable h1324: unsigned(15 downto 0);
+    variable h1325: unsigned(3 downto 0);
+    variable h1326: unsigned(15 downto 0);
     variable h1327: unsigned(0 downto 0);
     variable h1328: unsigned(0 downto 0);
     variable h1329: unsigned(0 downto 0);
-    variable h1330: unsigned(0 downto 0);
-    variable h1331: unsigned(0 downto 0);
-    variable h1332: unsigned(10 downto 0);
-    variable h1333: unsigned(31 downto 0);
+    variable h1330: unsigned(10 downto 0);
+    variable h1331: unsigned(31 downto 0);
+    variable h1332: unsigned(0 downto 0);
+    variable h1333: unsigned(0 downto 0);
     variable h1334: unsigned(0 downto 0);
     variable h1335: unsigned(0 downto 0);
-    variable h1336: unsigned(2 downto 0);
-    variable h1337: unsigned(2 downto 0);
-    variable h1338: unsigned(10 downto 0);
-    variable h1339: unsigned(31 downto 0);
+    variable h1336: unsigned(0 downto 0);
+    variable h1337: unsigned(10 downto 0);
+    variable h1338: unsigned(31 downto 0);
+    variable h1339: unsigned(0 downto 0);
     variable h1340: unsigned(0 downto 0);
-    variable h1341: unsigned(0 downto 0);
-    variable h1342: unsigned(0 downto 0);
+    variable h1341: unsigned(2 downto 0);
+    variable h1342: unsigned(2 downto 0);
     variable h1343: unsigned(10 downto 0);
     variable h1344: unsigned(31 downto 0);
     variable h1345: unsigned(0 downto 0);
     variable h1346: unsigned(0 downto 0);
     variable h1347: unsigned(0 downto 0);
-    variable h1348: unsigned(0 downto 0);
-    variable h1349: unsigned(0 downto 0);
-    variable h1350: unsigned(10 downto 0);
-    variable h1351: unsigned(31 downto 0);
+    variable h1348: unsigned(10 downto 0);
+    variable h1349: unsigned(31 downto 0);
+    variable h1350: unsigned(0 downto 0);
+    variable h1351: unsigned(0 downto 0);
     variable h1352: unsigned(0 downto 0);
     variable h1353: unsigned(0 downto 0);
     variable h1354: unsigned(0 downto 0);
-    variable h1355: unsigned(0 downto 0);
-    variable h1356: unsigned(0 downto 0);
-    variable h1357: unsigned(10 downto 0);
-    variable h1358: unsigned(31 downto 0);
+    variable h1355: unsigned(10 downto 0);
+    variable h1356: unsigned(31 downto 0);
+    variable h1357: unsigned(0 downto 0);
+    variable h1358: unsigned(0 downto 0);
     variable h1359: unsigned(0 downto 0);
     variable h1360: unsigned(0 downto 0);
-    variable h1361: unsigned(15 downto 0);
-    variable h1362: unsigned(15 downto 0);
-    variable h1363: unsigned(3 downto 0);
-    variable h1364: unsigned(15 downto 0);
-    variable h1365: unsigned(16 downto 0);
+    variable h1361: unsigned(0 downto 0);
+    variable h1362: unsigned(10 downto 0);
+    variable h1363: unsigned(31 downto 0);
+    variable h1364: unsigned(0 downto 0);
+    variable h1365: unsigned(0 downto 0);
     variable h1366: unsigned(15 downto 0);
-    variable h1413: unsigned(31 downto 0);
-    variable h1414: unsigned(31 downto 0);
-    variable h1415: unsigned(31 downto 0);
-    variable h1416: unsigned(15 downto 0);
-    variable h1417: unsigned(3 downto 0);
-    variable h1418: unsigned(15 downto 0);
-    variable h1419: unsigned(0 downto 0);
-    variable h1420: unsigned(0 downto 0);
-    variable h1421: unsigned(0 downto 0);
-    variable h1422: unsigned(10 downto 0);
-    variable h1423: unsigned(31 downto 0);
+    variable h1367: unsigned(15 downto 0);
+    variable h1368: unsigned(3 downto 0);
+    variable h1369: unsigned(15 downto 0);
+    variable h1370: unsigned(16 downto 0);
+    variable h1371: unsigned(15 downto 0);
+    variable h1418: unsigned(31 downto 0);
+    variable h1419: unsigned(31 downto 0);
+    variable h1420: unsigned(31 downto 0);
+    variable h1421: unsigned(15 downto 0);
+    variable h1422: unsigned(3 downto 0);
+    variable h1423: unsigned(15 downto 0);
     variable h1424: unsigned(0 downto 0);
     variable h1425: unsigned(0 downto 0);
     variable h1426: unsigned(0 downto 0);
-    variable h1427: unsigned(0 downto 0);
-    variable h1428: unsigned(0 downto 0);
-    variable h1429: unsigned(10 downto 0);
-    variable h1430: unsigned(31 downto 0);
+    variable h1427: unsigned(10 downto 0);
+    variable h1428: unsigned(31 downto 0);
+    variable h1429: unsigned(0 downto 0);
+    variable h1430: unsigned(0 downto 0);
     variable h1431: unsigned(0 downto 0);
     variable h1432: unsigned(0 downto 0);
-    variable h1405: unsigned(52 downto 0);
-    variable h1406: unsigned(7 downto 0);
-    variable h1407: unsigned(7 downto 0);
-    variable h1408: unsigned(10 downto 0);
-    variable h1409: unsigned(31 downto 0);
-    variable h1410: unsigned(7 downto 0);
-    variable h1411: unsigned(12 downto 0);
-    variable h1412: unsigned(53 downto 0);
+    variable h1433: unsigned(0 downto 0);
+    variable h1434: unsigned(10 downto 0);
     variable h1435: unsigned(31 downto 0);
-    variable h1436: unsigned(31 downto 0);
+    variable h1436: unsigned(0 downto 0);
     variable h1437: unsigned(0 downto 0);
-    variable h1438: unsigned(0 downto 0);
-    variable h1439: unsigned(0 downto 0);
+    variable h1410: unsigned(52 downto 0);
+    variable h1411: unsigned(7 downto 0);
+    variable h1412: unsigned(7 downto 0);
+    variable h1413: unsigned(10 downto 0);
+    variable h1414: unsigned(31 downto 0);
+    variable h1415: unsigned(7 downto 0);
+    variable h1416: unsigned(12 downto 0);
+    variable h1417: unsigned(53 downto 0);
     variable h1440: unsigned(31 downto 0);
     variable h1441: unsigned(31 downto 0);
-    variable h1442: unsigned(31 downto 0);
-    variable h1443: unsigned(15 downto 0);
-    variable h1444: unsigned(3 downto 0);
-    variable h1445: unsigned(15 downto 0);
-    variable h1446: unsigned(0 downto 0);
-    variable h1447: unsigned(0 downto 0);
-    variable h1448: unsigned(0 downto 0);
-    variable h1449: unsigned(10 downto 0);
-    variable h1450: unsigned(31 downto 0);
+    variable h1442: unsigned(0 downto 0);
+    variable h1443: unsigned(0 downto 0);
+    variable h1444: unsigned(0 downto 0);
+    variable h1445: unsigned(31 downto 0);
+    variable h1446: unsigned(31 downto 0);
+    variable h1447: unsigned(31 downto 0);
+    variable h1448: unsigned(15 downto 0);
+    variable h1449: unsigned(3 downto 0);
+    variable h1450: unsigned(15 downto 0);
     variable h1451: unsigned(0 downto 0);
     variable h1452: unsigned(0 downto 0);
     variable h1453: unsigned(0 downto 0);
-    variable h1454: unsigned(0 downto 0);
-    variable h1455: unsigned(0 downto 0);
-    variable h1456: unsigned(10 downto 0);
-    variable h1457: unsigned(31 downto 0);
+    variable h1454: unsigned(10 downto 0);
+    variable h1455: unsigned(31 downto 0);
+    variable h1456: unsigned(0 downto 0);
+    variable h1457: unsigned(0 downto 0);
     variable h1458: unsigned(0 downto 0);
     variable h1459: unsigned(0 downto 0);
-    variable h1460: unsigned(2 downto 0);
-    variable h1461: unsigned(2 downto 0);
-    variable h1462: unsigned(10 downto 0);
-    variable h1463: unsigned(31 downto 0);
+    variable h1460: unsigned(0 downto 0);
+    variable h1461: unsigned(10 downto 0);
+    variable h1462: unsigned(31 downto 0);
+    variable h1463: unsigned(0 downto 0);
     variable h1464: unsigned(0 downto 0);
-    variable h1465: unsigned(0 downto 0);
-    variable h1466: unsigned(0 downto 0);
+    variable h1465: unsigned(2 downto 0);
+    variable h1466: unsigned(2 downto 0);
     variable h1467: unsigned(10 downto 0);
     variable h1468: unsigned(31 downto 0);
     variable h1469: unsigned(0 downto 0);
     variable h1470: unsigned(0 downto 0);
     variable h1471: unsigned(0 downto 0);
-    variable h1472: unsigned(0 downto 0);
-    variable h1473: unsigned(0 downto 0);
-    variable h1474: unsigned(10 downto 0);
-    variable h1475: unsigned(31 downto 0);
+    variable h1472: unsigned(10 downto 0);
+    variable h1473: unsigned(31 downto 0);
+    variable h1474: unsigned(0 downto 0);
+    variable h1475: unsigned(0 downto 0);
     variable h1476: unsigned(0 downto 0);
     variable h1477: unsigned(0 downto 0);
     variable h1478: unsigned(0 downto 0);
-    variable h1479: unsigned(0 downto 0);
-    variable h1480: unsigned(0 downto 0);
-    variable h1481: unsigned(10 downto 0);
-    variable h1482: unsigned(31 downto 0);
+    variable h1479: unsigned(10 downto 0);
+    variable h1480: unsigned(31 downto 0);
+    variable h1481: unsigned(0 downto 0);
+    variable h1482: unsigned(0 downto 0);
     variable h1483: unsigned(0 downto 0);
     variable h1484: unsigned(0 downto 0);
-    variable h1433: unsigned(19 downto 0);
-    variable h1434: unsigned(52 downto 0);
+    variable h1485: unsigned(0 downto 0);
+    variable h1486: unsigned(10 downto 0);
     variable h1487: unsigned(31 downto 0);
-    variable h1488: unsigned(31 downto 0);
+    variable h1488: unsigned(0 downto 0);
     variable h1489: unsigned(0 downto 0);
-    variable h1490: unsigned(0 downto 0);
-    variable h1491: unsigned(0 downto 0);
+    variable h1438: unsigned(19 downto 0);
+    variable h1439: unsigned(52 downto 0);
     variable h1492: unsigned(31 downto 0);
     variable h1493: unsigned(31 downto 0);
-    variable h1494: unsigned(31 downto 0);
-    variable h1495: unsigned(15 downto 0);
-    variable h1496: unsigned(3 downto 0);
-    variable h1497: unsigned(15 downto 0);
-    variable h1498: unsigned(0 downto 0);
-    variable h1499: unsigned(0 downto 0);
-    variable h1500: unsigned(0 downto 0);
-    variable h1501: unsigned(10 downto 0);
-    variable h1502: unsigned(31 downto 0);
+    variable h1494: unsigned(0 downto 0);
+    variable h1495: unsigned(0 downto 0);
+    variable h1496: unsigned(0 downto 0);
+    variable h1497: unsigned(31 downto 0);
+    variable h1498: unsigned(31 downto 0);
+    variable h1499: unsigned(31 downto 0);
+    variable h1500: unsigned(15 downto 0);
+    variable h1501: unsigned(3 downto 0);
+    variable h1502: unsigned(15 downto 0);
     variable h1503: unsigned(0 downto 0);
     variable h1504: unsigned(0 downto 0);
     variable h1505: unsigned(0 downto 0);
-    variable h1506: unsigned(0 downto 0);
-    variable h1507: unsigned(0 downto 0);
-    variable h1508: unsigned(10 downto 0);
-    variable h1509: unsigned(31 downto 0);
+    variable h1506: unsigned(10 downto 0);
+    variable h1507: unsigned(31 downto 0);
+    variable h1508: unsigned(0 downto 0);
+    variable h1509: unsigned(0 downto 0);
     variable h1510: unsigned(0 downto 0);
     variable h1511: unsigned(0 downto 0);
-    variable h1512: unsigned(2 downto 0);
-    variable h1513: unsigned(2 downto 0);
-    variable h1514: unsigned(10 downto 0);
-    variable h1515: unsigned(31 downto 0);
+    variable h1512: unsigned(0 downto 0);
+    variable h1513: unsigned(10 downto 0);
+    variable h1514: unsigned(31 downto 0);
+    variable h1515: unsigned(0 downto 0);
     variable h1516: unsigned(0 downto 0);
-    variable h1517: unsigned(0 downto 0);
-    variable h1518: unsigned(0 downto 0);
+    variable h1517: unsigned(2 downto 0);
+    variable h1518: unsigned(2 downto 0);
     variable h1519: unsigned(10 downto 0);
     variable h1520: unsigned(31 downto 0);
     variable h1521: unsigned(0 downto 0);
     variable h1522: unsigned(0 downto 0);
     variable h1523: unsigned(0 downto 0);
-    variable h1524: unsigned(0 downto 0);
-    variable h1525: unsigned(0 downto 0);
-    variable h1526: unsigned(10 downto 0);
-    variable h1527: unsigned(31 downto 0);
+    variable h1524: unsigned(10 downto 0);
+    variable h1525: unsigned(31 downto 0);
+    variable h1526: unsigned(0 downto 0);
+    variable h1527: unsigned(0 downto 0);
     variable h1528: unsigned(0 downto 0);
     variable h1529: unsigned(0 downto 0);
     variable h1530: unsigned(0 downto 0);
-    variable h1531: unsigned(0 downto 0);
-    variable h1532: unsigned(0 downto 0);
-    variable h1533: unsigned(10 downto 0);
-    variable h1534: unsigned(31 downto 0);
+    variable h1531: unsigned(10 downto 0);
+    variable h1532: unsigned(31 downto 0);
+    variable h1533: unsigned(0 downto 0);
+    variable h1534: unsigned(0 downto 0);
     variable h1535: unsigned(0 downto 0);
     variable h1536: unsigned(0 downto 0);
-    variable h1485: unsigned(19 downto 0);
-    variable h1486: unsigned(52 downto 0);
+    variable h1537: unsigned(0 downto 0);
+    variable h1538: unsigned(10 downto 0);
+    variable h1539: unsigned(31 downto 0);
+    variable h1540: unsigned(0 downto 0);
+    variable h1541: unsigned(0 downto 0);
+    variable h1490: unsigned(19 downto 0);
+    variable h1491: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -3431,14 +3439,17 @@ begin
             wk_t_pa <= to_unsigned(0, 64);
             wk_t_protection_key <= to_unsigned(0, 1);
             wk_t_reserved <= to_unsigned(0, 1);
+            wk_t_rw <= to_unsigned(0, 1);
             wk_t_smap <= to_unsigned(0, 1);
             wk_t_smep <= to_unsigned(0, 1);
             wk_t_spa <= to_unsigned(0, 64);
             wk_t_supervisor_write <= to_unsigned(0, 1);
+            wk_t_us <= to_unsigned(0, 1);
             wk_t_user_supervisor <= to_unsigned(0, 1);
             wk_t_user_write <= to_unsigned(0, 1);
             wk_t_vector <= to_unsigned(0, 8);
             wk_t_walked <= to_unsigned(0, 1);
+            wk_t_xd <= to_unsigned(0, 1);
             wn_g_i_addr <= to_unsigned(0, 32);
             wn_g_k_write <= '0';
             wn_g_r_GCR3_TRP <= to_unsigned(0, 64);
@@ -3840,7 +3851,7 @@ begin
                     wk_io_shift <= to_unsigned(0, 6);
                     wk_io_frame <= to_unsigned(0, 64);
                     wk_io_entry <= to_unsigned(0, 64);
-                    if ((((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) and (not (er_dte /= '0'))) then
+                    if ((((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) and (not (er_dte /= '0'))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
                         unit_io_k_write <= stdl((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))));
@@ -4094,7 +4105,7 @@ begin
                     wk_g_RZ <= to_unsigned(0, 1);
                     wk_g_PE <= to_unsigned(0, 1);
                     wk_g_entry <= to_unsigned(0, 64);
-                    if (((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and (not ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2))))) and (not (er_dte /= '0'))) then
+                    if (((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and (not ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2))))) and (not (er_dte /= '0'))) then
                         h5 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
                             h5 := e_pasid;
@@ -4239,6 +4250,9 @@ begin
                     wk_t_g_rw <= to_unsigned(0, 1);
                     wk_t_g_us <= to_unsigned(0, 1);
                     wk_t_g_xd <= to_unsigned(0, 1);
+                    wk_t_rw <= to_unsigned(0, 1);
+                    wk_t_us <= to_unsigned(0, 1);
+                    wk_t_xd <= to_unsigned(0, 1);
                     if (wk_g_ok /= 0) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         wn_t_i_addr <= v_wide(64-1 downto 0);
@@ -4287,6 +4301,15 @@ begin
                             wk_t_ok <= to_unsigned(1, 1);
                             wk_t_pa <= wn_t_o_pa;
                             wk_t_guest_pa <= wn_t_o_gpa;
+                            if bool(wn_t_o_a_rw) then
+                                wk_t_rw <= to_unsigned(1, 1);
+                            end if;
+                            if bool(wn_t_o_a_us) then
+                                wk_t_us <= to_unsigned(1, 1);
+                            end if;
+                            if bool(wn_t_o_a_xd) then
+                                wk_t_xd <= to_unsigned(1, 1);
+                            end if;
                             if (wn_t_o_level = 7) then
                                 wk_t_level <= to_unsigned(7, 3);
                             else
@@ -4704,365 +4727,365 @@ begin
                     else
                         h416 := h418;
                     end if;
-                    h1010 := to_unsigned(0, 1);
-                    h1011 := to_unsigned(0, 1);
-                    h1011 := to_unsigned(0, 1);
+                    h1015 := to_unsigned(0, 1);
+                    h1016 := to_unsigned(0, 1);
+                    h1016 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h1011 := to_unsigned(1, 1);
+                        h1016 := to_unsigned(1, 1);
                     end if;
-                    h1012 := to_unsigned(0, 1);
-                    h1012 := to_unsigned(0, 1);
+                    h1017 := to_unsigned(0, 1);
+                    h1017 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h1012 := to_unsigned(1, 1);
+                        h1017 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h1010 := h1011;
+                        h1015 := h1016;
                     else
-                        h1010 := h1012;
+                        h1015 := h1017;
                     end if;
-                    h1021 := to_unsigned(0, 1);
-                    h1022 := unsigned'("00000000000000000000000000000000");
-                    h1022 := e_data;
-                    h1023 := unsigned'("00000000000000000000000000000000");
-                    h1023 := e_data;
-                    h1024 := to_unsigned(0, 1);
-                    h1024 := to_unsigned(0, 1);
-                    if (w_dte_10(62-1 downto 60) = 1) then
-                        h1024 := to_unsigned(1, 1);
-                    end if;
-                    h1025 := to_unsigned(0, 1);
-                    h1026 := unsigned'("00000000000000000000000000000000");
-                    h1026 := e_data;
+                    h1026 := to_unsigned(0, 1);
                     h1027 := unsigned'("00000000000000000000000000000000");
                     h1027 := e_data;
                     h1028 := unsigned'("00000000000000000000000000000000");
                     h1028 := e_data;
-                    h1029 := unsigned'("00000000000000000000000000000000");
-                    h1029 := e_data;
-                    h1025 := to_unsigned(0, 1);
-                    if (((((h1026(11-1 downto 8) = 2) or ((h1027(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h1028(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h1029(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h1025 := to_unsigned(1, 1);
+                    h1029 := to_unsigned(0, 1);
+                    h1029 := to_unsigned(0, 1);
+                    if (w_dte_10(62-1 downto 60) = 1) then
+                        h1029 := to_unsigned(1, 1);
                     end if;
-                    if ((h1022(11-1 downto 8) = 0) or (h1023(11-1 downto 8) = 1)) then
-                        h1021 := h1024;
+                    h1030 := to_unsigned(0, 1);
+                    h1031 := unsigned'("00000000000000000000000000000000");
+                    h1031 := e_data;
+                    h1032 := unsigned'("00000000000000000000000000000000");
+                    h1032 := e_data;
+                    h1033 := unsigned'("00000000000000000000000000000000");
+                    h1033 := e_data;
+                    h1034 := unsigned'("00000000000000000000000000000000");
+                    h1034 := e_data;
+                    h1030 := to_unsigned(0, 1);
+                    if (((((h1031(11-1 downto 8) = 2) or ((h1032(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h1033(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h1034(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h1030 := to_unsigned(1, 1);
+                    end if;
+                    if ((h1027(11-1 downto 8) = 0) or (h1028(11-1 downto 8) = 1)) then
+                        h1026 := h1029;
                     else
-                        h1021 := h1025;
+                        h1026 := h1030;
                     end if;
-                    h1171 := unsigned'("00000000000000000000000000000000");
-                    h1171 := e_data;
-                    h1172 := unsigned'("00000000000000000000000000000000");
-                    h1172 := e_data;
-                    h1173 := unsigned'("00000000000000000000000000000000");
-                    h1173 := e_data;
-                    h1174 := to_unsigned(0, 16);
-                    h1174 := to_unsigned(1, 16);
-                    h1175 := to_unsigned(0, 4);
-                    h1175 := w_dte_10(5-1 downto 1);
-                    h1176 := to_unsigned(0, 16);
-                    h1176 := shift_left(h1174, to_integer(h1175));
-                    h1177 := to_unsigned(0, 1);
-                    h1178 := to_unsigned(0, 1);
-                    h1178 := to_unsigned(0, 1);
+                    h1176 := unsigned'("00000000000000000000000000000000");
+                    h1176 := e_data;
+                    h1177 := unsigned'("00000000000000000000000000000000");
+                    h1177 := e_data;
+                    h1178 := unsigned'("00000000000000000000000000000000");
+                    h1178 := e_data;
+                    h1179 := to_unsigned(0, 16);
+                    h1179 := to_unsigned(1, 16);
+                    h1180 := to_unsigned(0, 4);
+                    h1180 := w_dte_10(5-1 downto 1);
+                    h1181 := to_unsigned(0, 16);
+                    h1181 := shift_left(h1179, to_integer(h1180));
+                    h1182 := to_unsigned(0, 1);
+                    h1183 := to_unsigned(0, 1);
+                    h1183 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1178 := to_unsigned(1, 1);
-                    end if;
-                    h1179 := to_unsigned(0, 1);
-                    h1180 := to_unsigned(0, 11);
-                    h1181 := unsigned'("00000000000000000000000000000000");
-                    h1181 := e_data;
-                    h1180 := h1181(11-1 downto 0);
-                    h1182 := to_unsigned(0, 1);
-                    h1182 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1182 := to_unsigned(1, 1);
-                    end if;
-                    h1183 := to_unsigned(0, 1);
-                    h1183 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
                         h1183 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1180, 0) and to_unsigned(1, 11)) = 1) then
-                        h1179 := h1182;
+                    h1184 := to_unsigned(0, 1);
+                    h1185 := to_unsigned(0, 11);
+                    h1186 := unsigned'("00000000000000000000000000000000");
+                    h1186 := e_data;
+                    h1185 := h1186(11-1 downto 0);
+                    h1187 := to_unsigned(0, 1);
+                    h1187 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h1187 := to_unsigned(1, 1);
+                    end if;
+                    h1188 := to_unsigned(0, 1);
+                    h1188 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1188 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1185, 0) and to_unsigned(1, 11)) = 1) then
+                        h1184 := h1187;
                     else
-                        h1179 := h1183;
+                        h1184 := h1188;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1177 := h1178;
+                        h1182 := h1183;
                     else
-                        h1177 := h1179;
+                        h1182 := h1184;
                     end if;
-                    h1184 := to_unsigned(0, 1);
-                    h1185 := to_unsigned(0, 1);
-                    h1185 := to_unsigned(0, 1);
+                    h1189 := to_unsigned(0, 1);
+                    h1190 := to_unsigned(0, 1);
+                    h1190 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1185 := to_unsigned(1, 1);
-                    end if;
-                    h1186 := to_unsigned(0, 1);
-                    h1187 := to_unsigned(0, 11);
-                    h1188 := unsigned'("00000000000000000000000000000000");
-                    h1188 := e_data;
-                    h1187 := h1188(11-1 downto 0);
-                    h1189 := to_unsigned(0, 1);
-                    h1189 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1189 := to_unsigned(1, 1);
-                    end if;
-                    h1190 := to_unsigned(0, 1);
-                    h1190 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
                         h1190 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1187, 0) and to_unsigned(1, 11)) = 1) then
-                        h1186 := h1189;
+                    h1191 := to_unsigned(0, 1);
+                    h1192 := to_unsigned(0, 11);
+                    h1193 := unsigned'("00000000000000000000000000000000");
+                    h1193 := e_data;
+                    h1192 := h1193(11-1 downto 0);
+                    h1194 := to_unsigned(0, 1);
+                    h1194 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1194 := to_unsigned(1, 1);
+                    end if;
+                    h1195 := to_unsigned(0, 1);
+                    h1195 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1195 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1192, 0) and to_unsigned(1, 11)) = 1) then
+                        h1191 := h1194;
                     else
-                        h1186 := h1190;
+                        h1191 := h1195;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1184 := h1185;
+                        h1189 := h1190;
                     else
-                        h1184 := h1186;
+                        h1189 := h1191;
                     end if;
-                    h1191 := to_unsigned(0, 3);
-                    h1192 := to_unsigned(0, 3);
-                    h1193 := to_unsigned(0, 11);
-                    h1194 := unsigned'("00000000000000000000000000000000");
-                    h1194 := e_data;
-                    h1193 := h1194(11-1 downto 0);
-                    if ((shift_right(h1193, 0) and to_unsigned(1, 11)) = 1) then
-                        h1192 := w_irt_0(37-1 downto 34);
+                    h1196 := to_unsigned(0, 3);
+                    h1197 := to_unsigned(0, 3);
+                    h1198 := to_unsigned(0, 11);
+                    h1199 := unsigned'("00000000000000000000000000000000");
+                    h1199 := e_data;
+                    h1198 := h1199(11-1 downto 0);
+                    if ((shift_right(h1198, 0) and to_unsigned(1, 11)) = 1) then
+                        h1197 := w_irt_0(37-1 downto 34);
                     else
-                        h1192 := w_irt_0(5-1 downto 2);
+                        h1197 := w_irt_0(5-1 downto 2);
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1191 := w_irt_ga_0(5-1 downto 2);
+                        h1196 := w_irt_ga_0(5-1 downto 2);
                     else
-                        h1191 := h1192;
+                        h1196 := h1197;
                     end if;
-                    h1215 := unsigned'("00000000000000000000000000000000");
-                    h1215 := e_data;
-                    h1216 := unsigned'("00000000000000000000000000000000");
-                    h1216 := e_data;
-                    h1217 := unsigned'("00000000000000000000000000000000");
-                    h1217 := e_data;
-                    h1218 := to_unsigned(0, 16);
-                    h1218 := to_unsigned(1, 16);
-                    h1219 := to_unsigned(0, 4);
-                    h1219 := w_dte_10(5-1 downto 1);
-                    h1220 := to_unsigned(0, 16);
-                    h1220 := shift_left(h1218, to_integer(h1219));
-                    h1221 := to_unsigned(0, 1);
-                    h1222 := to_unsigned(0, 1);
-                    h1222 := to_unsigned(0, 1);
+                    h1220 := unsigned'("00000000000000000000000000000000");
+                    h1220 := e_data;
+                    h1221 := unsigned'("00000000000000000000000000000000");
+                    h1221 := e_data;
+                    h1222 := unsigned'("00000000000000000000000000000000");
+                    h1222 := e_data;
+                    h1223 := to_unsigned(0, 16);
+                    h1223 := to_unsigned(1, 16);
+                    h1224 := to_unsigned(0, 4);
+                    h1224 := w_dte_10(5-1 downto 1);
+                    h1225 := to_unsigned(0, 16);
+                    h1225 := shift_left(h1223, to_integer(h1224));
+                    h1226 := to_unsigned(0, 1);
+                    h1227 := to_unsigned(0, 1);
+                    h1227 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1222 := to_unsigned(1, 1);
-                    end if;
-                    h1223 := to_unsigned(0, 1);
-                    h1224 := to_unsigned(0, 11);
-                    h1225 := unsigned'("00000000000000000000000000000000");
-                    h1225 := e_data;
-                    h1224 := h1225(11-1 downto 0);
-                    h1226 := to_unsigned(0, 1);
-                    h1226 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1226 := to_unsigned(1, 1);
-                    end if;
-                    h1227 := to_unsigned(0, 1);
-                    h1227 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
                         h1227 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1224, 0) and to_unsigned(1, 11)) = 1) then
-                        h1223 := h1226;
+                    h1228 := to_unsigned(0, 1);
+                    h1229 := to_unsigned(0, 11);
+                    h1230 := unsigned'("00000000000000000000000000000000");
+                    h1230 := e_data;
+                    h1229 := h1230(11-1 downto 0);
+                    h1231 := to_unsigned(0, 1);
+                    h1231 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h1231 := to_unsigned(1, 1);
+                    end if;
+                    h1232 := to_unsigned(0, 1);
+                    h1232 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1232 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1229, 0) and to_unsigned(1, 11)) = 1) then
+                        h1228 := h1231;
                     else
-                        h1223 := h1227;
+                        h1228 := h1232;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1221 := h1222;
+                        h1226 := h1227;
                     else
-                        h1221 := h1223;
+                        h1226 := h1228;
                     end if;
-                    h1228 := to_unsigned(0, 1);
-                    h1229 := to_unsigned(0, 1);
-                    h1229 := to_unsigned(0, 1);
+                    h1233 := to_unsigned(0, 1);
+                    h1234 := to_unsigned(0, 1);
+                    h1234 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1229 := to_unsigned(1, 1);
-                    end if;
-                    h1230 := to_unsigned(0, 1);
-                    h1231 := to_unsigned(0, 11);
-                    h1232 := unsigned'("00000000000000000000000000000000");
-                    h1232 := e_data;
-                    h1231 := h1232(11-1 downto 0);
-                    h1233 := to_unsigned(0, 1);
-                    h1233 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1233 := to_unsigned(1, 1);
-                    end if;
-                    h1234 := to_unsigned(0, 1);
-                    h1234 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
                         h1234 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1231, 0) and to_unsigned(1, 11)) = 1) then
-                        h1230 := h1233;
+                    h1235 := to_unsigned(0, 1);
+                    h1236 := to_unsigned(0, 11);
+                    h1237 := unsigned'("00000000000000000000000000000000");
+                    h1237 := e_data;
+                    h1236 := h1237(11-1 downto 0);
+                    h1238 := to_unsigned(0, 1);
+                    h1238 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1238 := to_unsigned(1, 1);
+                    end if;
+                    h1239 := to_unsigned(0, 1);
+                    h1239 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1239 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1236, 0) and to_unsigned(1, 11)) = 1) then
+                        h1235 := h1238;
                     else
-                        h1230 := h1234;
+                        h1235 := h1239;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1228 := h1229;
+                        h1233 := h1234;
                     else
-                        h1228 := h1230;
+                        h1233 := h1235;
                     end if;
-                    h1367 := unsigned'("00000000000000000000000000000000");
-                    h1367 := e_data;
-                    h1368 := unsigned'("00000000000000000000000000000000");
-                    h1368 := e_data;
-                    h1369 := unsigned'("00000000000000000000000000000000");
-                    h1369 := e_data;
-                    h1370 := to_unsigned(0, 16);
-                    h1370 := to_unsigned(1, 16);
-                    h1371 := to_unsigned(0, 4);
-                    h1371 := w_dte_10(5-1 downto 1);
-                    h1372 := to_unsigned(0, 16);
-                    h1372 := shift_left(h1370, to_integer(h1371));
-                    h1373 := to_unsigned(0, 1);
-                    h1374 := to_unsigned(0, 1);
-                    h1374 := to_unsigned(0, 1);
+                    h1372 := unsigned'("00000000000000000000000000000000");
+                    h1372 := e_data;
+                    h1373 := unsigned'("00000000000000000000000000000000");
+                    h1373 := e_data;
+                    h1374 := unsigned'("00000000000000000000000000000000");
+                    h1374 := e_data;
+                    h1375 := to_unsigned(0, 16);
+                    h1375 := to_unsigned(1, 16);
+                    h1376 := to_unsigned(0, 4);
+                    h1376 := w_dte_10(5-1 downto 1);
+                    h1377 := to_unsigned(0, 16);
+                    h1377 := shift_left(h1375, to_integer(h1376));
+                    h1378 := to_unsigned(0, 1);
+                    h1379 := to_unsigned(0, 1);
+                    h1379 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1374 := to_unsigned(1, 1);
-                    end if;
-                    h1375 := to_unsigned(0, 1);
-                    h1376 := to_unsigned(0, 11);
-                    h1377 := unsigned'("00000000000000000000000000000000");
-                    h1377 := e_data;
-                    h1376 := h1377(11-1 downto 0);
-                    h1378 := to_unsigned(0, 1);
-                    h1378 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1378 := to_unsigned(1, 1);
-                    end if;
-                    h1379 := to_unsigned(0, 1);
-                    h1379 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
                         h1379 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1376, 0) and to_unsigned(1, 11)) = 1) then
-                        h1375 := h1378;
+                    h1380 := to_unsigned(0, 1);
+                    h1381 := to_unsigned(0, 11);
+                    h1382 := unsigned'("00000000000000000000000000000000");
+                    h1382 := e_data;
+                    h1381 := h1382(11-1 downto 0);
+                    h1383 := to_unsigned(0, 1);
+                    h1383 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h1383 := to_unsigned(1, 1);
+                    end if;
+                    h1384 := to_unsigned(0, 1);
+                    h1384 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1384 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1381, 0) and to_unsigned(1, 11)) = 1) then
+                        h1380 := h1383;
                     else
-                        h1375 := h1379;
+                        h1380 := h1384;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1373 := h1374;
+                        h1378 := h1379;
                     else
-                        h1373 := h1375;
+                        h1378 := h1380;
                     end if;
-                    h1380 := to_unsigned(0, 1);
-                    h1381 := to_unsigned(0, 1);
-                    h1381 := to_unsigned(0, 1);
+                    h1385 := to_unsigned(0, 1);
+                    h1386 := to_unsigned(0, 1);
+                    h1386 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1381 := to_unsigned(1, 1);
-                    end if;
-                    h1382 := to_unsigned(0, 1);
-                    h1383 := to_unsigned(0, 11);
-                    h1384 := unsigned'("00000000000000000000000000000000");
-                    h1384 := e_data;
-                    h1383 := h1384(11-1 downto 0);
-                    h1385 := to_unsigned(0, 1);
-                    h1385 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1385 := to_unsigned(1, 1);
-                    end if;
-                    h1386 := to_unsigned(0, 1);
-                    h1386 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
                         h1386 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1383, 0) and to_unsigned(1, 11)) = 1) then
-                        h1382 := h1385;
-                    else
-                        h1382 := h1386;
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1380 := h1381;
-                    else
-                        h1380 := h1382;
-                    end if;
-                    h1387 := to_unsigned(0, 3);
-                    h1388 := to_unsigned(0, 3);
-                    h1389 := to_unsigned(0, 11);
-                    h1390 := unsigned'("00000000000000000000000000000000");
-                    h1390 := e_data;
-                    h1389 := h1390(11-1 downto 0);
-                    if ((shift_right(h1389, 0) and to_unsigned(1, 11)) = 1) then
-                        h1388 := w_irt_0(37-1 downto 34);
-                    else
-                        h1388 := w_irt_0(5-1 downto 2);
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1387 := w_irt_ga_0(5-1 downto 2);
-                    else
-                        h1387 := h1388;
+                    h1387 := to_unsigned(0, 1);
+                    h1388 := to_unsigned(0, 11);
+                    h1389 := unsigned'("00000000000000000000000000000000");
+                    h1389 := e_data;
+                    h1388 := h1389(11-1 downto 0);
+                    h1390 := to_unsigned(0, 1);
+                    h1390 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1390 := to_unsigned(1, 1);
                     end if;
                     h1391 := to_unsigned(0, 1);
-                    h1392 := to_unsigned(0, 1);
-                    h1392 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(0)) then
-                        h1392 := to_unsigned(1, 1);
+                    h1391 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1391 := to_unsigned(1, 1);
                     end if;
-                    h1393 := to_unsigned(0, 1);
+                    if ((shift_right(h1388, 0) and to_unsigned(1, 11)) = 1) then
+                        h1387 := h1390;
+                    else
+                        h1387 := h1391;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1385 := h1386;
+                    else
+                        h1385 := h1387;
+                    end if;
+                    h1392 := to_unsigned(0, 3);
+                    h1393 := to_unsigned(0, 3);
                     h1394 := to_unsigned(0, 11);
                     h1395 := unsigned'("00000000000000000000000000000000");
                     h1395 := e_data;
                     h1394 := h1395(11-1 downto 0);
-                    h1396 := to_unsigned(0, 1);
-                    h1396 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1396 := to_unsigned(1, 1);
+                    if ((shift_right(h1394, 0) and to_unsigned(1, 11)) = 1) then
+                        h1393 := w_irt_0(37-1 downto 34);
+                    else
+                        h1393 := w_irt_0(5-1 downto 2);
                     end if;
+                    if bool(r_CONTROL(17)) then
+                        h1392 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h1392 := h1393;
+                    end if;
+                    h1396 := to_unsigned(0, 1);
                     h1397 := to_unsigned(0, 1);
                     h1397 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
+                    if bool(w_irt_ga_0(0)) then
                         h1397 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1394, 0) and to_unsigned(1, 11)) = 1) then
-                        h1393 := h1396;
+                    h1398 := to_unsigned(0, 1);
+                    h1399 := to_unsigned(0, 11);
+                    h1400 := unsigned'("00000000000000000000000000000000");
+                    h1400 := e_data;
+                    h1399 := h1400(11-1 downto 0);
+                    h1401 := to_unsigned(0, 1);
+                    h1401 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h1401 := to_unsigned(1, 1);
+                    end if;
+                    h1402 := to_unsigned(0, 1);
+                    h1402 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1402 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1399, 0) and to_unsigned(1, 11)) = 1) then
+                        h1398 := h1401;
                     else
-                        h1393 := h1397;
+                        h1398 := h1402;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1391 := h1392;
+                        h1396 := h1397;
                     else
-                        h1391 := h1393;
+                        h1396 := h1398;
                     end if;
-                    h1398 := to_unsigned(0, 1);
-                    h1399 := to_unsigned(0, 1);
-                    h1399 := to_unsigned(0, 1);
+                    h1403 := to_unsigned(0, 1);
+                    h1404 := to_unsigned(0, 1);
+                    h1404 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1399 := to_unsigned(1, 1);
-                    end if;
-                    h1400 := to_unsigned(0, 1);
-                    h1401 := to_unsigned(0, 11);
-                    h1402 := unsigned'("00000000000000000000000000000000");
-                    h1402 := e_data;
-                    h1401 := h1402(11-1 downto 0);
-                    h1403 := to_unsigned(0, 1);
-                    h1403 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1403 := to_unsigned(1, 1);
-                    end if;
-                    h1404 := to_unsigned(0, 1);
-                    h1404 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
                         h1404 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1401, 0) and to_unsigned(1, 11)) = 1) then
-                        h1400 := h1403;
+                    h1405 := to_unsigned(0, 1);
+                    h1406 := to_unsigned(0, 11);
+                    h1407 := unsigned'("00000000000000000000000000000000");
+                    h1407 := e_data;
+                    h1406 := h1407(11-1 downto 0);
+                    h1408 := to_unsigned(0, 1);
+                    h1408 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1408 := to_unsigned(1, 1);
+                    end if;
+                    h1409 := to_unsigned(0, 1);
+                    h1409 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1409 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1406, 0) and to_unsigned(1, 11)) = 1) then
+                        h1405 := h1408;
                     else
-                        h1400 := h1404;
+                        h1405 := h1409;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1398 := h1399;
+                        h1403 := h1404;
                     else
-                        h1398 := h1400;
+                        h1403 := h1405;
                     end if;
                     if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
@@ -5286,7 +5309,7 @@ begin
                             h114 := h116;
                         end if;
                         h70 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h71(11-1 downto 8) = 0) or (h72(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h73 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h78(11-1 downto 0)) < h81)) or ((not (((h82 /= 0) and (not (h89 /= 0))) and (h96 <= 1))) and (not ((bool(r_CONTROL(17)) and (h100 /= 0)) and (h107 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h114 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h71(11-1 downto 8) = 0) or (h72(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h73 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h78(11-1 downto 0)) < h81)) or ((not (((h82 /= 0) and (not (h89 /= 0))) and (h96 <= 1))) and (not ((bool(r_CONTROL(17)) and (h100 /= 0)) and (h107 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h114 /= 0))))) then
                             h70 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h70;
@@ -5534,7 +5557,7 @@ begin
                         h181 := ((unsigned'(to_unsigned(0, 1) & h180) + 65536) - 1);
                         h182 := to_unsigned(0, 16);
                         h182 := (h177 and h181(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h127(11-1 downto 8) = 0) or (h128(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h129 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h132(11-1 downto 8) = 0) or (h133(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h134(11-1 downto 0)) < h137)) or ((not (((h138 /= 0) and (not (h145 /= 0))) and (h152 <= 1))) and (not ((bool(r_CONTROL(17)) and (h156 /= 0)) and (h163 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h170 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h127(11-1 downto 8) = 0) or (h128(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h129 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h132(11-1 downto 8) = 0) or (h133(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h134(11-1 downto 0)) < h137)) or ((not (((h138 /= 0) and (not (h145 /= 0))) and (h152 <= 1))) and (not ((bool(r_CONTROL(17)) and (h156 /= 0)) and (h163 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h170 /= 0))))) then
                             h126 := h182;
                         else
                             h126 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -5577,7 +5600,7 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h302(11-1 downto 8) = 0) or (h303(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif (((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h302(11-1 downto 8) = 0) or (h303(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(3, 8);
                         h184 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
@@ -5799,7 +5822,7 @@ begin
                             h229 := h231;
                         end if;
                         h185 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h186(11-1 downto 8) = 0) or (h187(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h188 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h191(11-1 downto 8) = 0) or (h192(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h193(11-1 downto 0)) < h196)) or ((not (((h197 /= 0) and (not (h204 /= 0))) and (h211 <= 1))) and (not ((bool(r_CONTROL(17)) and (h215 /= 0)) and (h222 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h229 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h186(11-1 downto 8) = 0) or (h187(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h188 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h191(11-1 downto 8) = 0) or (h192(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h193(11-1 downto 0)) < h196)) or ((not (((h197 /= 0) and (not (h204 /= 0))) and (h211 <= 1))) and (not ((bool(r_CONTROL(17)) and (h215 /= 0)) and (h222 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h229 /= 0))))) then
                             h185 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h185;
@@ -6063,7 +6086,7 @@ begin
                         h299 := ((unsigned'(to_unsigned(0, 1) & h298) + 65536) - 1);
                         h300 := to_unsigned(0, 16);
                         h300 := (h295 and h299(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or ((not (((h256 /= 0) and (not (h263 /= 0))) and (h270 <= 1))) and (not ((bool(r_CONTROL(17)) and (h274 /= 0)) and (h281 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h288 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or ((not (((h256 /= 0) and (not (h263 /= 0))) and (h270 <= 1))) and (not ((bool(r_CONTROL(17)) and (h274 /= 0)) and (h281 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h288 /= 0))))) then
                             h244 := h300;
                         else
                             h244 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6083,7 +6106,7 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
+                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
                         status <= to_unsigned(4, 8);
                         h304 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
@@ -6305,7 +6328,7 @@ begin
                             h349 := h351;
                         end if;
                         h305 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h306(11-1 downto 8) = 0) or (h307(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h308 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h311(11-1 downto 8) = 0) or (h312(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h313(11-1 downto 0)) < h316)) or ((not (((h317 /= 0) and (not (h324 /= 0))) and (h331 <= 1))) and (not ((bool(r_CONTROL(17)) and (h335 /= 0)) and (h342 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h349 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h306(11-1 downto 8) = 0) or (h307(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h308 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h311(11-1 downto 8) = 0) or (h312(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h313(11-1 downto 0)) < h316)) or ((not (((h317 /= 0) and (not (h324 /= 0))) and (h331 <= 1))) and (not ((bool(r_CONTROL(17)) and (h335 /= 0)) and (h342 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h349 /= 0))))) then
                             h305 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h305;
@@ -6543,7 +6566,7 @@ begin
                         h413 := ((unsigned'(to_unsigned(0, 1) & h412) + 65536) - 1);
                         h414 := to_unsigned(0, 16);
                         h414 := (h409 and h413(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h361 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h366(11-1 downto 0)) < h369)) or ((not (((h370 /= 0) and (not (h377 /= 0))) and (h384 <= 1))) and (not ((bool(r_CONTROL(17)) and (h388 /= 0)) and (h395 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h402 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h361 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h366(11-1 downto 0)) < h369)) or ((not (((h370 /= 0) and (not (h377 /= 0))) and (h384 <= 1))) and (not ((bool(r_CONTROL(17)) and (h388 /= 0)) and (h395 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h402 /= 0))))) then
                             h358 := h414;
                         else
                             h358 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6586,7 +6609,7 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) and (h416 /= 0)) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) and (h416 /= 0)) then
                         status <= to_unsigned(6, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
@@ -6609,7 +6632,7 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) then
+                    elsif (((e_kind /= 2) and (e_at = 1)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) then
                         status <= to_unsigned(7, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6870,7 +6893,7 @@ begin
                             h467 := h469;
                         end if;
                         h423 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h424(11-1 downto 8) = 0) or (h425(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h426 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h429(11-1 downto 8) = 0) or (h430(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h431(11-1 downto 0)) < h434)) or ((not (((h435 /= 0) and (not (h442 /= 0))) and (h449 <= 1))) and (not ((bool(r_CONTROL(17)) and (h453 /= 0)) and (h460 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h467 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h424(11-1 downto 8) = 0) or (h425(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h426 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h429(11-1 downto 8) = 0) or (h430(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h431(11-1 downto 0)) < h434)) or ((not (((h435 /= 0) and (not (h442 /= 0))) and (h449 <= 1))) and (not ((bool(r_CONTROL(17)) and (h453 /= 0)) and (h460 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h467 /= 0))))) then
                             h423 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h423;
@@ -7109,7 +7132,7 @@ begin
                         h531 := ((unsigned'(to_unsigned(0, 1) & h530) + 65536) - 1);
                         h532 := to_unsigned(0, 16);
                         h532 := (h527 and h531(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h479 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h482(11-1 downto 8) = 0) or (h483(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h484(11-1 downto 0)) < h487)) or ((not (((h488 /= 0) and (not (h495 /= 0))) and (h502 <= 1))) and (not ((bool(r_CONTROL(17)) and (h506 /= 0)) and (h513 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h520 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h479 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h482(11-1 downto 8) = 0) or (h483(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h484(11-1 downto 0)) < h487)) or ((not (((h488 /= 0) and (not (h495 /= 0))) and (h502 <= 1))) and (not ((bool(r_CONTROL(17)) and (h506 /= 0)) and (h513 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h520 /= 0))))) then
                             h476 := h532;
                         else
                             h476 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -7345,7 +7368,7 @@ begin
                             h578 := h580;
                         end if;
                         h534 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h535(11-1 downto 8) = 0) or (h536(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h537 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h540(11-1 downto 8) = 0) or (h541(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h542(11-1 downto 0)) < h545)) or ((not (((h546 /= 0) and (not (h553 /= 0))) and (h560 <= 1))) and (not ((bool(r_CONTROL(17)) and (h564 /= 0)) and (h571 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h578 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h535(11-1 downto 8) = 0) or (h536(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h537 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h540(11-1 downto 8) = 0) or (h541(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h542(11-1 downto 0)) < h545)) or ((not (((h546 /= 0) and (not (h553 /= 0))) and (h560 <= 1))) and (not ((bool(r_CONTROL(17)) and (h564 /= 0)) and (h571 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h578 /= 0))))) then
                             h534 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h534;
@@ -7593,7 +7616,7 @@ begin
                         h644 := ((unsigned'(to_unsigned(0, 1) & h643) + 65536) - 1);
                         h645 := to_unsigned(0, 16);
                         h645 := (h640 and h644(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h590(11-1 downto 8) = 0) or (h591(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h592 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h595(11-1 downto 8) = 0) or (h596(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h597(11-1 downto 0)) < h600)) or ((not (((h601 /= 0) and (not (h608 /= 0))) and (h615 <= 1))) and (not ((bool(r_CONTROL(17)) and (h619 /= 0)) and (h626 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h633 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h590(11-1 downto 8) = 0) or (h591(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h592 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h595(11-1 downto 8) = 0) or (h596(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h597(11-1 downto 0)) < h600)) or ((not (((h601 /= 0) and (not (h608 /= 0))) and (h615 <= 1))) and (not ((bool(r_CONTROL(17)) and (h619 /= 0)) and (h626 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h633 /= 0))))) then
                             h589 := h645;
                         else
                             h589 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -7630,8 +7653,59 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (wk_t_ok /= 0) then
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (wk_t_ok /= 0)) then
                         status <= to_unsigned(11, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        h646 := to_unsigned(0, 1);
+                        h646 := to_unsigned(0, 1);
+                        if ((e_pmr /= 0) or (wk_t_us /= 0)) then
+                            h646 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(1-1 downto 0) := h646;
+                        h647 := to_unsigned(0, 1);
+                        h647 := to_unsigned(0, 1);
+                        if ((((e_pmr /= 0) or (wk_t_us /= 0)) and (wk_t_rw /= 0)) and (not (e_nw /= 0))) then
+                            h647 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h647;
+                        h648 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        if (((((e_pmr /= 0) or (wk_t_us /= 0)) and (e_pv /= 0)) and (e_er /= 0)) and (not (wk_t_xd /= 0))) then
+                            h648 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(4-1 downto 3) := h648;
+                        h649 := to_unsigned(0, 1);
+                        h649 := to_unsigned(0, 1);
+                        if ((e_pv /= 0) and (e_pmr /= 0)) then
+                            h649 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(5-1 downto 4) := h649;
+                        h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h650 := wk_t_pa;
+                        v_wide(64-1 downto 12) := h650(64-1 downto 12);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_t_ok /= 0) then
+                        status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_t_pa;
                         rec_data <= to_unsigned(0, 32);
@@ -7654,7 +7728,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_t_host_translation /= 0) then
-                        status <= to_unsigned(12, 8);
+                        status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7670,34 +7744,34 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h646 := to_unsigned(0, 1);
-                        h646 := to_unsigned(0, 1);
+                        h651 := to_unsigned(0, 1);
+                        h651 := to_unsigned(0, 1);
                         if ((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) then
-                            h646 := to_unsigned(1, 1);
+                            h651 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h646;
-                        h647 := to_unsigned(0, 1);
-                        h647 := to_unsigned(0, 1);
+                        v_wide(1-1 downto 0) := h651;
+                        h652 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
                         if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (wk_t_W /= 0)) and (wk_t_g_rw /= 0)) and (not (e_nw /= 0))) then
-                            h647 := to_unsigned(1, 1);
+                            h652 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h647;
+                        v_wide(2-1 downto 1) := h652;
                         v_wide(3-1 downto 2) := wk_t_U;
-                        h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
+                        h653 := to_unsigned(0, 1);
+                        h653 := to_unsigned(0, 1);
                         if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (e_pv /= 0)) and (e_er /= 0)) and (not (wk_t_g_xd /= 0))) then
-                            h648 := to_unsigned(1, 1);
+                            h653 := to_unsigned(1, 1);
                         end if;
-                        v_wide(4-1 downto 3) := h648;
-                        h649 := to_unsigned(0, 1);
-                        h649 := to_unsigned(0, 1);
+                        v_wide(4-1 downto 3) := h653;
+                        h654 := to_unsigned(0, 1);
+                        h654 := to_unsigned(0, 1);
                         if ((e_pv /= 0) and (e_pmr /= 0)) then
-                            h649 := to_unsigned(1, 1);
+                            h654 := to_unsigned(1, 1);
                         end if;
-                        v_wide(5-1 downto 4) := h649;
-                        h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h650 := wk_t_spa;
-                        v_wide(64-1 downto 12) := h650(64-1 downto 12);
+                        v_wide(5-1 downto 4) := h654;
+                        h655 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h655 := wk_t_spa;
+                        v_wide(64-1 downto 12) := h655(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -7706,14 +7780,14 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))) then
-                        status <= to_unsigned(13, 8);
-                        h651 := to_unsigned(0, 3);
+                        status <= to_unsigned(14, 8);
+                        h656 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h651 := to_unsigned(4, 3);
+                            h656 := to_unsigned(4, 3);
                         else
-                            h651 := to_unsigned(3, 3);
+                            h656 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h651;
+                        rec_outcome <= h656;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -7722,534 +7796,534 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h652 := to_unsigned(0, 1);
-                        h653 := unsigned'("00000000000000000000000000000000");
-                        h653 := e_data;
-                        h654 := unsigned'("00000000000000000000000000000000");
-                        h654 := e_data;
-                        h655 := to_unsigned(0, 1);
-                        h656 := to_unsigned(0, 1);
-                        h656 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h656 := to_unsigned(1, 1);
-                        end if;
                         h657 := to_unsigned(0, 1);
-                        h657 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h657 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h655 := h656;
-                        else
-                            h655 := h657;
-                        end if;
                         h658 := unsigned'("00000000000000000000000000000000");
                         h658 := e_data;
                         h659 := unsigned'("00000000000000000000000000000000");
                         h659 := e_data;
-                        h660 := unsigned'("00000000000000000000000000000000");
-                        h660 := e_data;
-                        h661 := to_unsigned(0, 16);
-                        h661 := to_unsigned(1, 16);
-                        h662 := to_unsigned(0, 4);
-                        h662 := w_dte_10(5-1 downto 1);
-                        h663 := to_unsigned(0, 16);
-                        h663 := shift_left(h661, to_integer(h662));
-                        h664 := to_unsigned(0, 1);
-                        h665 := to_unsigned(0, 1);
-                        h665 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 1);
+                        h661 := to_unsigned(0, 1);
+                        h661 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h661 := to_unsigned(1, 1);
+                        end if;
+                        h662 := to_unsigned(0, 1);
+                        h662 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h662 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h660 := h661;
+                        else
+                            h660 := h662;
+                        end if;
+                        h663 := unsigned'("00000000000000000000000000000000");
+                        h663 := e_data;
+                        h664 := unsigned'("00000000000000000000000000000000");
+                        h664 := e_data;
+                        h665 := unsigned'("00000000000000000000000000000000");
+                        h665 := e_data;
+                        h666 := to_unsigned(0, 16);
+                        h666 := to_unsigned(1, 16);
+                        h667 := to_unsigned(0, 4);
+                        h667 := w_dte_10(5-1 downto 1);
+                        h668 := to_unsigned(0, 16);
+                        h668 := shift_left(h666, to_integer(h667));
+                        h669 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h665 := to_unsigned(1, 1);
-                        end if;
-                        h666 := to_unsigned(0, 1);
-                        h667 := to_unsigned(0, 11);
-                        h668 := unsigned'("00000000000000000000000000000000");
-                        h668 := e_data;
-                        h667 := h668(11-1 downto 0);
-                        h669 := to_unsigned(0, 1);
-                        h669 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h669 := to_unsigned(1, 1);
-                        end if;
-                        h670 := to_unsigned(0, 1);
-                        h670 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h670 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
-                            h666 := h669;
+                        h671 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 11);
+                        h673 := unsigned'("00000000000000000000000000000000");
+                        h673 := e_data;
+                        h672 := h673(11-1 downto 0);
+                        h674 := to_unsigned(0, 1);
+                        h674 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h674 := to_unsigned(1, 1);
+                        end if;
+                        h675 := to_unsigned(0, 1);
+                        h675 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h675 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h672, 0) and to_unsigned(1, 11)) = 1) then
+                            h671 := h674;
                         else
-                            h666 := h670;
+                            h671 := h675;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h664 := h665;
+                            h669 := h670;
                         else
-                            h664 := h666;
+                            h669 := h671;
                         end if;
-                        h671 := to_unsigned(0, 1);
-                        h672 := to_unsigned(0, 1);
-                        h672 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        h677 := to_unsigned(0, 1);
+                        h677 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h672 := to_unsigned(1, 1);
-                        end if;
-                        h673 := to_unsigned(0, 1);
-                        h674 := to_unsigned(0, 11);
-                        h675 := unsigned'("00000000000000000000000000000000");
-                        h675 := e_data;
-                        h674 := h675(11-1 downto 0);
-                        h676 := to_unsigned(0, 1);
-                        h676 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h676 := to_unsigned(1, 1);
-                        end if;
-                        h677 := to_unsigned(0, 1);
-                        h677 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h677 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h674, 0) and to_unsigned(1, 11)) = 1) then
-                            h673 := h676;
-                        else
-                            h673 := h677;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h671 := h672;
-                        else
-                            h671 := h673;
-                        end if;
-                        h678 := to_unsigned(0, 3);
-                        h679 := to_unsigned(0, 3);
-                        h680 := to_unsigned(0, 11);
-                        h681 := unsigned'("00000000000000000000000000000000");
-                        h681 := e_data;
-                        h680 := h681(11-1 downto 0);
-                        if ((shift_right(h680, 0) and to_unsigned(1, 11)) = 1) then
-                            h679 := w_irt_0(37-1 downto 34);
-                        else
-                            h679 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h678 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h678 := h679;
+                        h678 := to_unsigned(0, 1);
+                        h679 := to_unsigned(0, 11);
+                        h680 := unsigned'("00000000000000000000000000000000");
+                        h680 := e_data;
+                        h679 := h680(11-1 downto 0);
+                        h681 := to_unsigned(0, 1);
+                        h681 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h681 := to_unsigned(1, 1);
                         end if;
                         h682 := to_unsigned(0, 1);
-                        h683 := to_unsigned(0, 1);
-                        h683 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h683 := to_unsigned(1, 1);
+                        h682 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h682 := to_unsigned(1, 1);
                         end if;
-                        h684 := to_unsigned(0, 1);
+                        if ((shift_right(h679, 0) and to_unsigned(1, 11)) = 1) then
+                            h678 := h681;
+                        else
+                            h678 := h682;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h676 := h677;
+                        else
+                            h676 := h678;
+                        end if;
+                        h683 := to_unsigned(0, 3);
+                        h684 := to_unsigned(0, 3);
                         h685 := to_unsigned(0, 11);
                         h686 := unsigned'("00000000000000000000000000000000");
                         h686 := e_data;
                         h685 := h686(11-1 downto 0);
-                        h687 := to_unsigned(0, 1);
-                        h687 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h687 := to_unsigned(1, 1);
+                        if ((shift_right(h685, 0) and to_unsigned(1, 11)) = 1) then
+                            h684 := w_irt_0(37-1 downto 34);
+                        else
+                            h684 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h683 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h683 := h684;
+                        end if;
+                        h687 := to_unsigned(0, 1);
                         h688 := to_unsigned(0, 1);
                         h688 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h688 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h685, 0) and to_unsigned(1, 11)) = 1) then
-                            h684 := h687;
+                        h689 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 11);
+                        h691 := unsigned'("00000000000000000000000000000000");
+                        h691 := e_data;
+                        h690 := h691(11-1 downto 0);
+                        h692 := to_unsigned(0, 1);
+                        h692 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h692 := to_unsigned(1, 1);
+                        end if;
+                        h693 := to_unsigned(0, 1);
+                        h693 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h693 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h690, 0) and to_unsigned(1, 11)) = 1) then
+                            h689 := h692;
                         else
-                            h684 := h688;
+                            h689 := h693;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h682 := h683;
+                            h687 := h688;
                         else
-                            h682 := h684;
+                            h687 := h689;
                         end if;
-                        h689 := to_unsigned(0, 1);
-                        h690 := to_unsigned(0, 1);
-                        h690 := to_unsigned(0, 1);
+                        h694 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h690 := to_unsigned(1, 1);
-                        end if;
-                        h691 := to_unsigned(0, 1);
-                        h692 := to_unsigned(0, 11);
-                        h693 := unsigned'("00000000000000000000000000000000");
-                        h693 := e_data;
-                        h692 := h693(11-1 downto 0);
-                        h694 := to_unsigned(0, 1);
-                        h694 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h694 := to_unsigned(1, 1);
-                        end if;
-                        h695 := to_unsigned(0, 1);
-                        h695 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h695 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
-                            h691 := h694;
+                        h696 := to_unsigned(0, 1);
+                        h697 := to_unsigned(0, 11);
+                        h698 := unsigned'("00000000000000000000000000000000");
+                        h698 := e_data;
+                        h697 := h698(11-1 downto 0);
+                        h699 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h699 := to_unsigned(1, 1);
+                        end if;
+                        h700 := to_unsigned(0, 1);
+                        h700 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h700 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h697, 0) and to_unsigned(1, 11)) = 1) then
+                            h696 := h699;
                         else
-                            h691 := h695;
+                            h696 := h700;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h689 := h690;
+                            h694 := h695;
                         else
-                            h689 := h691;
+                            h694 := h696;
                         end if;
-                        h696 := to_unsigned(0, 1);
-                        h697 := to_unsigned(0, 1);
-                        h697 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 1);
+                        h702 := to_unsigned(0, 1);
+                        h702 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h697 := to_unsigned(1, 1);
-                        end if;
-                        h698 := to_unsigned(0, 1);
-                        h699 := to_unsigned(0, 11);
-                        h700 := unsigned'("00000000000000000000000000000000");
-                        h700 := e_data;
-                        h699 := h700(11-1 downto 0);
-                        h701 := to_unsigned(0, 1);
-                        h701 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h701 := to_unsigned(1, 1);
-                        end if;
-                        h702 := to_unsigned(0, 1);
-                        h702 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h702 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h699, 0) and to_unsigned(1, 11)) = 1) then
-                            h698 := h701;
-                        else
-                            h698 := h702;
+                        h703 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 11);
+                        h705 := unsigned'("00000000000000000000000000000000");
+                        h705 := e_data;
+                        h704 := h705(11-1 downto 0);
+                        h706 := to_unsigned(0, 1);
+                        h706 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h706 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h696 := h697;
-                        else
-                            h696 := h698;
-                        end if;
-                        h652 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h653(11-1 downto 8) = 0) or (h654(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h655 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h658(11-1 downto 8) = 0) or (h659(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h660(11-1 downto 0)) < h663)) or ((not (((h664 /= 0) and (not (h671 /= 0))) and (h678 <= 1))) and (not ((bool(r_CONTROL(17)) and (h682 /= 0)) and (h689 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h696 /= 0))))) then
-                            h652 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h652;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h703 := to_unsigned(0, 20);
-                        h704 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h704 := e_pasid;
-                        else
-                            h704 := to_unsigned(0, 20);
-                        end if;
-                        h703 := h704;
-                        v_wide(20-1 downto 16) := h703(20-1 downto 16);
-                        h705 := to_unsigned(0, 20);
-                        h706 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h706 := e_pasid;
-                        else
-                            h706 := to_unsigned(0, 20);
-                        end if;
-                        h705 := h706;
-                        v_wide(48-1 downto 32) := h705(16-1 downto 0);
-                        v_wide(49-1 downto 48) := to_unsigned(1, 1);
                         h707 := to_unsigned(0, 1);
                         h707 := to_unsigned(0, 1);
-                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
+                        if bool(w_irt_0(1)) then
                             h707 := to_unsigned(1, 1);
                         end if;
-                        v_wide(50-1 downto 49) := h707;
-                        h708 := to_unsigned(0, 1);
-                        h708 := to_unsigned(0, 1);
-                        if (not (e_pmr /= 0)) then
-                            h708 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(51-1 downto 50) := h708;
-                        h709 := to_unsigned(0, 1);
-                        h710 := to_unsigned(0, 1);
-                        h711 := to_unsigned(0, 1);
-                        h711 := to_unsigned(0, 1);
-                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
-                            h711 := to_unsigned(1, 1);
-                        end if;
-                        if (wk_t_host_fault /= 0) then
-                            h710 := wk_t_PR;
+                        if ((shift_right(h704, 0) and to_unsigned(1, 11)) = 1) then
+                            h703 := h706;
                         else
-                            h710 := h711;
+                            h703 := h707;
                         end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h709 := wk_g_PR;
+                        if bool(r_CONTROL(17)) then
+                            h701 := h702;
                         else
-                            h709 := h710;
+                            h701 := h703;
                         end if;
-                        v_wide(53-1 downto 52) := h709;
+                        h657 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h658(11-1 downto 8) = 0) or (h659(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h660 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h663(11-1 downto 8) = 0) or (h664(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h665(11-1 downto 0)) < h668)) or ((not (((h669 /= 0) and (not (h676 /= 0))) and (h683 <= 1))) and (not ((bool(r_CONTROL(17)) and (h687 /= 0)) and (h694 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h701 /= 0))))) then
+                            h657 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h657;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h708 := to_unsigned(0, 20);
+                        h709 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h709 := e_pasid;
+                        else
+                            h709 := to_unsigned(0, 20);
+                        end if;
+                        h708 := h709;
+                        v_wide(20-1 downto 16) := h708(20-1 downto 16);
+                        h710 := to_unsigned(0, 20);
+                        h711 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h711 := e_pasid;
+                        else
+                            h711 := to_unsigned(0, 20);
+                        end if;
+                        h710 := h711;
+                        v_wide(48-1 downto 32) := h710(16-1 downto 0);
+                        v_wide(49-1 downto 48) := to_unsigned(1, 1);
                         h712 := to_unsigned(0, 1);
                         h712 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
                             h712 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h712;
+                        v_wide(50-1 downto 49) := h712;
                         h713 := to_unsigned(0, 1);
+                        h713 := to_unsigned(0, 1);
+                        if (not (e_pmr /= 0)) then
+                            h713 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(51-1 downto 50) := h713;
                         h714 := to_unsigned(0, 1);
                         h715 := to_unsigned(0, 1);
-                        h715 := to_unsigned(0, 1);
-                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
-                            h715 := to_unsigned(1, 1);
+                        h716 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
+                            h716 := to_unsigned(1, 1);
                         end if;
                         if (wk_t_host_fault /= 0) then
-                            h714 := wk_t_PE;
+                            h715 := wk_t_PR;
+                        else
+                            h715 := h716;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h714 := wk_g_PR;
                         else
                             h714 := h715;
                         end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h713 := wk_g_PE;
-                        else
-                            h713 := h714;
-                        end if;
-                        v_wide(55-1 downto 54) := h713;
-                        h716 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h714;
                         h717 := to_unsigned(0, 1);
+                        h717 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h717 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h717;
+                        h718 := to_unsigned(0, 1);
+                        h719 := to_unsigned(0, 1);
+                        h720 := to_unsigned(0, 1);
+                        h720 := to_unsigned(0, 1);
+                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
+                            h720 := to_unsigned(1, 1);
+                        end if;
                         if (wk_t_host_fault /= 0) then
-                            h717 := wk_t_RZ;
+                            h719 := wk_t_PE;
                         else
-                            h717 := wk_t_reserved;
+                            h719 := h720;
                         end if;
                         if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h716 := wk_g_RZ;
+                            h718 := wk_g_PE;
                         else
-                            h716 := h717;
+                            h718 := h719;
                         end if;
-                        v_wide(56-1 downto 55) := h716;
-                        h718 := to_unsigned(0, 1);
-                        h718 := to_unsigned(0, 1);
+                        v_wide(55-1 downto 54) := h718;
+                        h721 := to_unsigned(0, 1);
+                        h722 := to_unsigned(0, 1);
+                        if (wk_t_host_fault /= 0) then
+                            h722 := wk_t_RZ;
+                        else
+                            h722 := wk_t_reserved;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h721 := wk_g_RZ;
+                        else
+                            h721 := h722;
+                        end if;
+                        v_wide(56-1 downto 55) := h721;
+                        h723 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h718 := to_unsigned(1, 1);
+                            h723 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h718;
+                        v_wide(57-1 downto 56) := h723;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h719 := to_unsigned(0, 16);
-                        h720 := unsigned'("00000000000000000000000000000000");
-                        h720 := e_data;
-                        h721 := unsigned'("00000000000000000000000000000000");
-                        h721 := e_data;
-                        h722 := to_unsigned(0, 1);
-                        h723 := to_unsigned(0, 1);
-                        h723 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h723 := to_unsigned(1, 1);
-                        end if;
-                        h724 := to_unsigned(0, 1);
-                        h724 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h724 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h722 := h723;
-                        else
-                            h722 := h724;
-                        end if;
+                        h724 := to_unsigned(0, 16);
                         h725 := unsigned'("00000000000000000000000000000000");
                         h725 := e_data;
                         h726 := unsigned'("00000000000000000000000000000000");
                         h726 := e_data;
-                        h727 := unsigned'("00000000000000000000000000000000");
-                        h727 := e_data;
-                        h728 := to_unsigned(0, 16);
-                        h728 := to_unsigned(1, 16);
-                        h729 := to_unsigned(0, 4);
-                        h729 := w_dte_10(5-1 downto 1);
-                        h730 := to_unsigned(0, 16);
-                        h730 := shift_left(h728, to_integer(h729));
-                        h731 := to_unsigned(0, 1);
-                        h732 := to_unsigned(0, 1);
-                        h732 := to_unsigned(0, 1);
+                        h727 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h728 := to_unsigned(1, 1);
+                        end if;
+                        h729 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h729 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h727 := h728;
+                        else
+                            h727 := h729;
+                        end if;
+                        h730 := unsigned'("00000000000000000000000000000000");
+                        h730 := e_data;
+                        h731 := unsigned'("00000000000000000000000000000000");
+                        h731 := e_data;
+                        h732 := unsigned'("00000000000000000000000000000000");
+                        h732 := e_data;
+                        h733 := to_unsigned(0, 16);
+                        h733 := to_unsigned(1, 16);
+                        h734 := to_unsigned(0, 4);
+                        h734 := w_dte_10(5-1 downto 1);
+                        h735 := to_unsigned(0, 16);
+                        h735 := shift_left(h733, to_integer(h734));
+                        h736 := to_unsigned(0, 1);
+                        h737 := to_unsigned(0, 1);
+                        h737 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h732 := to_unsigned(1, 1);
-                        end if;
-                        h733 := to_unsigned(0, 1);
-                        h734 := to_unsigned(0, 11);
-                        h735 := unsigned'("00000000000000000000000000000000");
-                        h735 := e_data;
-                        h734 := h735(11-1 downto 0);
-                        h736 := to_unsigned(0, 1);
-                        h736 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h736 := to_unsigned(1, 1);
-                        end if;
-                        h737 := to_unsigned(0, 1);
-                        h737 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h737 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h734, 0) and to_unsigned(1, 11)) = 1) then
-                            h733 := h736;
+                        h738 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 11);
+                        h740 := unsigned'("00000000000000000000000000000000");
+                        h740 := e_data;
+                        h739 := h740(11-1 downto 0);
+                        h741 := to_unsigned(0, 1);
+                        h741 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h741 := to_unsigned(1, 1);
+                        end if;
+                        h742 := to_unsigned(0, 1);
+                        h742 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h742 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h739, 0) and to_unsigned(1, 11)) = 1) then
+                            h738 := h741;
                         else
-                            h733 := h737;
+                            h738 := h742;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h731 := h732;
+                            h736 := h737;
                         else
-                            h731 := h733;
+                            h736 := h738;
                         end if;
-                        h738 := to_unsigned(0, 1);
-                        h739 := to_unsigned(0, 1);
-                        h739 := to_unsigned(0, 1);
+                        h743 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h739 := to_unsigned(1, 1);
-                        end if;
-                        h740 := to_unsigned(0, 1);
-                        h741 := to_unsigned(0, 11);
-                        h742 := unsigned'("00000000000000000000000000000000");
-                        h742 := e_data;
-                        h741 := h742(11-1 downto 0);
-                        h743 := to_unsigned(0, 1);
-                        h743 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h743 := to_unsigned(1, 1);
-                        end if;
-                        h744 := to_unsigned(0, 1);
-                        h744 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h744 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h741, 0) and to_unsigned(1, 11)) = 1) then
-                            h740 := h743;
-                        else
-                            h740 := h744;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h738 := h739;
-                        else
-                            h738 := h740;
-                        end if;
-                        h745 := to_unsigned(0, 3);
-                        h746 := to_unsigned(0, 3);
-                        h747 := to_unsigned(0, 11);
-                        h748 := unsigned'("00000000000000000000000000000000");
-                        h748 := e_data;
-                        h747 := h748(11-1 downto 0);
-                        if ((shift_right(h747, 0) and to_unsigned(1, 11)) = 1) then
-                            h746 := w_irt_0(37-1 downto 34);
-                        else
-                            h746 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h745 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h745 := h746;
+                        h745 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 11);
+                        h747 := unsigned'("00000000000000000000000000000000");
+                        h747 := e_data;
+                        h746 := h747(11-1 downto 0);
+                        h748 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h748 := to_unsigned(1, 1);
                         end if;
                         h749 := to_unsigned(0, 1);
-                        h750 := to_unsigned(0, 1);
-                        h750 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h750 := to_unsigned(1, 1);
+                        h749 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h749 := to_unsigned(1, 1);
                         end if;
-                        h751 := to_unsigned(0, 1);
+                        if ((shift_right(h746, 0) and to_unsigned(1, 11)) = 1) then
+                            h745 := h748;
+                        else
+                            h745 := h749;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h743 := h744;
+                        else
+                            h743 := h745;
+                        end if;
+                        h750 := to_unsigned(0, 3);
+                        h751 := to_unsigned(0, 3);
                         h752 := to_unsigned(0, 11);
                         h753 := unsigned'("00000000000000000000000000000000");
                         h753 := e_data;
                         h752 := h753(11-1 downto 0);
-                        h754 := to_unsigned(0, 1);
-                        h754 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h754 := to_unsigned(1, 1);
+                        if ((shift_right(h752, 0) and to_unsigned(1, 11)) = 1) then
+                            h751 := w_irt_0(37-1 downto 34);
+                        else
+                            h751 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h750 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h750 := h751;
+                        end if;
+                        h754 := to_unsigned(0, 1);
                         h755 := to_unsigned(0, 1);
                         h755 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h755 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h752, 0) and to_unsigned(1, 11)) = 1) then
-                            h751 := h754;
+                        h756 := to_unsigned(0, 1);
+                        h757 := to_unsigned(0, 11);
+                        h758 := unsigned'("00000000000000000000000000000000");
+                        h758 := e_data;
+                        h757 := h758(11-1 downto 0);
+                        h759 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h759 := to_unsigned(1, 1);
+                        end if;
+                        h760 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h760 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h757, 0) and to_unsigned(1, 11)) = 1) then
+                            h756 := h759;
                         else
-                            h751 := h755;
+                            h756 := h760;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h749 := h750;
+                            h754 := h755;
                         else
-                            h749 := h751;
+                            h754 := h756;
                         end if;
-                        h756 := to_unsigned(0, 1);
-                        h757 := to_unsigned(0, 1);
-                        h757 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
+                        h762 := to_unsigned(0, 1);
+                        h762 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h757 := to_unsigned(1, 1);
-                        end if;
-                        h758 := to_unsigned(0, 1);
-                        h759 := to_unsigned(0, 11);
-                        h760 := unsigned'("00000000000000000000000000000000");
-                        h760 := e_data;
-                        h759 := h760(11-1 downto 0);
-                        h761 := to_unsigned(0, 1);
-                        h761 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h761 := to_unsigned(1, 1);
-                        end if;
-                        h762 := to_unsigned(0, 1);
-                        h762 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h762 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h759, 0) and to_unsigned(1, 11)) = 1) then
-                            h758 := h761;
+                        h763 := to_unsigned(0, 1);
+                        h764 := to_unsigned(0, 11);
+                        h765 := unsigned'("00000000000000000000000000000000");
+                        h765 := e_data;
+                        h764 := h765(11-1 downto 0);
+                        h766 := to_unsigned(0, 1);
+                        h766 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h766 := to_unsigned(1, 1);
+                        end if;
+                        h767 := to_unsigned(0, 1);
+                        h767 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h767 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h764, 0) and to_unsigned(1, 11)) = 1) then
+                            h763 := h766;
                         else
-                            h758 := h762;
+                            h763 := h767;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h756 := h757;
+                            h761 := h762;
                         else
-                            h756 := h758;
+                            h761 := h763;
                         end if;
-                        h763 := to_unsigned(0, 1);
-                        h764 := to_unsigned(0, 1);
-                        h764 := to_unsigned(0, 1);
+                        h768 := to_unsigned(0, 1);
+                        h769 := to_unsigned(0, 1);
+                        h769 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h764 := to_unsigned(1, 1);
-                        end if;
-                        h765 := to_unsigned(0, 1);
-                        h766 := to_unsigned(0, 11);
-                        h767 := unsigned'("00000000000000000000000000000000");
-                        h767 := e_data;
-                        h766 := h767(11-1 downto 0);
-                        h768 := to_unsigned(0, 1);
-                        h768 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h768 := to_unsigned(1, 1);
-                        end if;
-                        h769 := to_unsigned(0, 1);
-                        h769 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h769 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h766, 0) and to_unsigned(1, 11)) = 1) then
-                            h765 := h768;
+                        h770 := to_unsigned(0, 1);
+                        h771 := to_unsigned(0, 11);
+                        h772 := unsigned'("00000000000000000000000000000000");
+                        h772 := e_data;
+                        h771 := h772(11-1 downto 0);
+                        h773 := to_unsigned(0, 1);
+                        h773 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h773 := to_unsigned(1, 1);
+                        end if;
+                        h774 := to_unsigned(0, 1);
+                        h774 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h774 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h771, 0) and to_unsigned(1, 11)) = 1) then
+                            h770 := h773;
                         else
-                            h765 := h769;
+                            h770 := h774;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h763 := h764;
+                            h768 := h769;
                         else
-                            h763 := h765;
+                            h768 := h770;
                         end if;
-                        h770 := to_unsigned(0, 16);
-                        h770 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h771 := to_unsigned(0, 16);
-                        h771 := to_unsigned(1, 16);
-                        h772 := to_unsigned(0, 4);
-                        h772 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h773 := to_unsigned(0, 16);
-                        h773 := shift_left(h771, to_integer(h772));
-                        h774 := to_unsigned(0, 17);
-                        h774 := ((unsigned'(to_unsigned(0, 1) & h773) + 65536) - 1);
                         h775 := to_unsigned(0, 16);
-                        h775 := (h770 and h774(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h720(11-1 downto 8) = 0) or (h721(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h722 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h725(11-1 downto 8) = 0) or (h726(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h727(11-1 downto 0)) < h730)) or ((not (((h731 /= 0) and (not (h738 /= 0))) and (h745 <= 1))) and (not ((bool(r_CONTROL(17)) and (h749 /= 0)) and (h756 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h763 /= 0))))) then
-                            h719 := h775;
+                        h775 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h776 := to_unsigned(0, 16);
+                        h776 := to_unsigned(1, 16);
+                        h777 := to_unsigned(0, 4);
+                        h777 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h778 := to_unsigned(0, 16);
+                        h778 := shift_left(h776, to_integer(h777));
+                        h779 := to_unsigned(0, 17);
+                        h779 := ((unsigned'(to_unsigned(0, 1) & h778) + 65536) - 1);
+                        h780 := to_unsigned(0, 16);
+                        h780 := (h775 and h779(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h725(11-1 downto 8) = 0) or (h726(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h727 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h730(11-1 downto 8) = 0) or (h731(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h732(11-1 downto 0)) < h735)) or ((not (((h736 /= 0) and (not (h743 /= 0))) and (h750 <= 1))) and (not ((bool(r_CONTROL(17)) and (h754 /= 0)) and (h761 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h768 /= 0))))) then
+                            h724 := h780;
                         else
-                            h719 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h724 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h719 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h724 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -8259,7 +8333,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(14, 8);
+                        status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8276,46 +8350,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h776 := to_unsigned(0, 1);
-                        h776 := to_unsigned(0, 1);
+                        h781 := to_unsigned(0, 1);
+                        h781 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h776 := to_unsigned(1, 1);
+                            h781 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h776;
+                        v_wide(2-1 downto 1) := h781;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h777 := to_unsigned(0, 1);
-                        h777 := to_unsigned(0, 1);
+                        h782 := to_unsigned(0, 1);
+                        h782 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h777 := to_unsigned(1, 1);
+                            h782 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h777;
-                        h778 := to_unsigned(0, 6);
-                        h778 := wk_io_shift;
-                        h779 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h779 := shift_right(wk_io_frame, to_integer(h778));
-                        h780 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h780 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h779);
-                        h781 := to_unsigned(0, 6);
-                        h781 := wk_io_shift;
-                        h782 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h782 := shift_left(h780, to_integer(h781));
-                        h783 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h783 := to_unsigned(1, 64);
-                        h784 := to_unsigned(0, 6);
-                        h785 := to_unsigned(0, 7);
-                        h785 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h784 := h785(6-1 downto 0);
-                        h786 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h786 := shift_left(h783, to_integer(h784));
-                        h787 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h787 := ((unsigned'(to_unsigned(0, 1) & h786) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        v_wide(12-1 downto 11) := h782;
+                        h783 := to_unsigned(0, 6);
+                        h783 := wk_io_shift;
+                        h784 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h784 := shift_right(wk_io_frame, to_integer(h783));
+                        h785 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h785 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h784);
+                        h786 := to_unsigned(0, 6);
+                        h786 := wk_io_shift;
+                        h787 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h787 := shift_left(h785, to_integer(h786));
                         h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h788 := shift_right(h787(64-1 downto 0), 12);
-                        h789 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h789 := (h782 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h788 & to_unsigned(0, 12)));
-                        h790 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h790 := shift_right(h789, 12);
-                        v_wide(64-1 downto 12) := h790(52-1 downto 0);
+                        h788 := to_unsigned(1, 64);
+                        h789 := to_unsigned(0, 6);
+                        h790 := to_unsigned(0, 7);
+                        h790 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h789 := h790(6-1 downto 0);
+                        h791 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h791 := shift_left(h788, to_integer(h789));
+                        h792 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h792 := ((unsigned'(to_unsigned(0, 1) & h791) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h793 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h793 := shift_right(h792(64-1 downto 0), 12);
+                        h794 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h794 := (h787 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h793 & to_unsigned(0, 12)));
+                        h795 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h795 := shift_right(h794, 12);
+                        v_wide(64-1 downto 12) := h795(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -8324,7 +8398,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8334,215 +8408,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h791 := to_unsigned(0, 1);
-                        h792 := unsigned'("00000000000000000000000000000000");
-                        h792 := e_data;
-                        h793 := unsigned'("00000000000000000000000000000000");
-                        h793 := e_data;
-                        h794 := to_unsigned(0, 1);
-                        h795 := to_unsigned(0, 1);
-                        h795 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h795 := to_unsigned(1, 1);
-                        end if;
                         h796 := to_unsigned(0, 1);
-                        h796 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h796 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h794 := h795;
-                        else
-                            h794 := h796;
-                        end if;
                         h797 := unsigned'("00000000000000000000000000000000");
                         h797 := e_data;
                         h798 := unsigned'("00000000000000000000000000000000");
                         h798 := e_data;
-                        h799 := unsigned'("00000000000000000000000000000000");
-                        h799 := e_data;
-                        h800 := to_unsigned(0, 16);
-                        h800 := to_unsigned(1, 16);
-                        h801 := to_unsigned(0, 4);
-                        h801 := w_dte_10(5-1 downto 1);
-                        h802 := to_unsigned(0, 16);
-                        h802 := shift_left(h800, to_integer(h801));
-                        h803 := to_unsigned(0, 1);
-                        h804 := to_unsigned(0, 1);
-                        h804 := to_unsigned(0, 1);
+                        h799 := to_unsigned(0, 1);
+                        h800 := to_unsigned(0, 1);
+                        h800 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h800 := to_unsigned(1, 1);
+                        end if;
+                        h801 := to_unsigned(0, 1);
+                        h801 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h801 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h799 := h800;
+                        else
+                            h799 := h801;
+                        end if;
+                        h802 := unsigned'("00000000000000000000000000000000");
+                        h802 := e_data;
+                        h803 := unsigned'("00000000000000000000000000000000");
+                        h803 := e_data;
+                        h804 := unsigned'("00000000000000000000000000000000");
+                        h804 := e_data;
+                        h805 := to_unsigned(0, 16);
+                        h805 := to_unsigned(1, 16);
+                        h806 := to_unsigned(0, 4);
+                        h806 := w_dte_10(5-1 downto 1);
+                        h807 := to_unsigned(0, 16);
+                        h807 := shift_left(h805, to_integer(h806));
+                        h808 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h804 := to_unsigned(1, 1);
-                        end if;
-                        h805 := to_unsigned(0, 1);
-                        h806 := to_unsigned(0, 11);
-                        h807 := unsigned'("00000000000000000000000000000000");
-                        h807 := e_data;
-                        h806 := h807(11-1 downto 0);
-                        h808 := to_unsigned(0, 1);
-                        h808 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h808 := to_unsigned(1, 1);
-                        end if;
-                        h809 := to_unsigned(0, 1);
-                        h809 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h809 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h806, 0) and to_unsigned(1, 11)) = 1) then
-                            h805 := h808;
+                        h810 := to_unsigned(0, 1);
+                        h811 := to_unsigned(0, 11);
+                        h812 := unsigned'("00000000000000000000000000000000");
+                        h812 := e_data;
+                        h811 := h812(11-1 downto 0);
+                        h813 := to_unsigned(0, 1);
+                        h813 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h813 := to_unsigned(1, 1);
+                        end if;
+                        h814 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h814 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h811, 0) and to_unsigned(1, 11)) = 1) then
+                            h810 := h813;
                         else
-                            h805 := h809;
+                            h810 := h814;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h803 := h804;
+                            h808 := h809;
                         else
-                            h803 := h805;
+                            h808 := h810;
                         end if;
-                        h810 := to_unsigned(0, 1);
-                        h811 := to_unsigned(0, 1);
-                        h811 := to_unsigned(0, 1);
+                        h815 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h811 := to_unsigned(1, 1);
-                        end if;
-                        h812 := to_unsigned(0, 1);
-                        h813 := to_unsigned(0, 11);
-                        h814 := unsigned'("00000000000000000000000000000000");
-                        h814 := e_data;
-                        h813 := h814(11-1 downto 0);
-                        h815 := to_unsigned(0, 1);
-                        h815 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h815 := to_unsigned(1, 1);
-                        end if;
-                        h816 := to_unsigned(0, 1);
-                        h816 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h816 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h813, 0) and to_unsigned(1, 11)) = 1) then
-                            h812 := h815;
-                        else
-                            h812 := h816;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h810 := h811;
-                        else
-                            h810 := h812;
-                        end if;
-                        h817 := to_unsigned(0, 3);
-                        h818 := to_unsigned(0, 3);
-                        h819 := to_unsigned(0, 11);
-                        h820 := unsigned'("00000000000000000000000000000000");
-                        h820 := e_data;
-                        h819 := h820(11-1 downto 0);
-                        if ((shift_right(h819, 0) and to_unsigned(1, 11)) = 1) then
-                            h818 := w_irt_0(37-1 downto 34);
-                        else
-                            h818 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h817 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h817 := h818;
+                        h817 := to_unsigned(0, 1);
+                        h818 := to_unsigned(0, 11);
+                        h819 := unsigned'("00000000000000000000000000000000");
+                        h819 := e_data;
+                        h818 := h819(11-1 downto 0);
+                        h820 := to_unsigned(0, 1);
+                        h820 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h820 := to_unsigned(1, 1);
                         end if;
                         h821 := to_unsigned(0, 1);
-                        h822 := to_unsigned(0, 1);
-                        h822 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h822 := to_unsigned(1, 1);
+                        h821 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h821 := to_unsigned(1, 1);
                         end if;
-                        h823 := to_unsigned(0, 1);
+                        if ((shift_right(h818, 0) and to_unsigned(1, 11)) = 1) then
+                            h817 := h820;
+                        else
+                            h817 := h821;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h815 := h816;
+                        else
+                            h815 := h817;
+                        end if;
+                        h822 := to_unsigned(0, 3);
+                        h823 := to_unsigned(0, 3);
                         h824 := to_unsigned(0, 11);
                         h825 := unsigned'("00000000000000000000000000000000");
                         h825 := e_data;
                         h824 := h825(11-1 downto 0);
-                        h826 := to_unsigned(0, 1);
-                        h826 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h826 := to_unsigned(1, 1);
+                        if ((shift_right(h824, 0) and to_unsigned(1, 11)) = 1) then
+                            h823 := w_irt_0(37-1 downto 34);
+                        else
+                            h823 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h822 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h822 := h823;
+                        end if;
+                        h826 := to_unsigned(0, 1);
                         h827 := to_unsigned(0, 1);
                         h827 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h827 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h824, 0) and to_unsigned(1, 11)) = 1) then
-                            h823 := h826;
+                        h828 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 11);
+                        h830 := unsigned'("00000000000000000000000000000000");
+                        h830 := e_data;
+                        h829 := h830(11-1 downto 0);
+                        h831 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h831 := to_unsigned(1, 1);
+                        end if;
+                        h832 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h832 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h829, 0) and to_unsigned(1, 11)) = 1) then
+                            h828 := h831;
                         else
-                            h823 := h827;
+                            h828 := h832;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h821 := h822;
+                            h826 := h827;
                         else
-                            h821 := h823;
+                            h826 := h828;
                         end if;
-                        h828 := to_unsigned(0, 1);
-                        h829 := to_unsigned(0, 1);
-                        h829 := to_unsigned(0, 1);
+                        h833 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h829 := to_unsigned(1, 1);
-                        end if;
-                        h830 := to_unsigned(0, 1);
-                        h831 := to_unsigned(0, 11);
-                        h832 := unsigned'("00000000000000000000000000000000");
-                        h832 := e_data;
-                        h831 := h832(11-1 downto 0);
-                        h833 := to_unsigned(0, 1);
-                        h833 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h833 := to_unsigned(1, 1);
-                        end if;
-                        h834 := to_unsigned(0, 1);
-                        h834 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h834 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h831, 0) and to_unsigned(1, 11)) = 1) then
-                            h830 := h833;
+                        h835 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 11);
+                        h837 := unsigned'("00000000000000000000000000000000");
+                        h837 := e_data;
+                        h836 := h837(11-1 downto 0);
+                        h838 := to_unsigned(0, 1);
+                        h838 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h838 := to_unsigned(1, 1);
+                        end if;
+                        h839 := to_unsigned(0, 1);
+                        h839 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h839 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h836, 0) and to_unsigned(1, 11)) = 1) then
+                            h835 := h838;
                         else
-                            h830 := h834;
+                            h835 := h839;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h828 := h829;
+                            h833 := h834;
                         else
-                            h828 := h830;
+                            h833 := h835;
                         end if;
-                        h835 := to_unsigned(0, 1);
-                        h836 := to_unsigned(0, 1);
-                        h836 := to_unsigned(0, 1);
+                        h840 := to_unsigned(0, 1);
+                        h841 := to_unsigned(0, 1);
+                        h841 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h836 := to_unsigned(1, 1);
-                        end if;
-                        h837 := to_unsigned(0, 1);
-                        h838 := to_unsigned(0, 11);
-                        h839 := unsigned'("00000000000000000000000000000000");
-                        h839 := e_data;
-                        h838 := h839(11-1 downto 0);
-                        h840 := to_unsigned(0, 1);
-                        h840 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h840 := to_unsigned(1, 1);
-                        end if;
-                        h841 := to_unsigned(0, 1);
-                        h841 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h841 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h838, 0) and to_unsigned(1, 11)) = 1) then
-                            h837 := h840;
+                        h842 := to_unsigned(0, 1);
+                        h843 := to_unsigned(0, 11);
+                        h844 := unsigned'("00000000000000000000000000000000");
+                        h844 := e_data;
+                        h843 := h844(11-1 downto 0);
+                        h845 := to_unsigned(0, 1);
+                        h845 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h845 := to_unsigned(1, 1);
+                        end if;
+                        h846 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h846 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h843, 0) and to_unsigned(1, 11)) = 1) then
+                            h842 := h845;
                         else
-                            h837 := h841;
+                            h842 := h846;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h835 := h836;
+                            h840 := h841;
                         else
-                            h835 := h837;
+                            h840 := h842;
                         end if;
-                        h791 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h792(11-1 downto 8) = 0) or (h793(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h794 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h797(11-1 downto 8) = 0) or (h798(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h799(11-1 downto 0)) < h802)) or ((not (((h803 /= 0) and (not (h810 /= 0))) and (h817 <= 1))) and (not ((bool(r_CONTROL(17)) and (h821 /= 0)) and (h828 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h835 /= 0))))) then
-                            h791 := to_unsigned(1, 1);
+                        h796 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h797(11-1 downto 8) = 0) or (h798(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h799 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h802(11-1 downto 8) = 0) or (h803(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h804(11-1 downto 0)) < h807)) or ((not (((h808 /= 0) and (not (h815 /= 0))) and (h822 <= 1))) and (not ((bool(r_CONTROL(17)) and (h826 /= 0)) and (h833 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h840 /= 0))))) then
+                            h796 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h791;
+                        rec_logged <= h796;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -8552,228 +8626,228 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h842 := to_unsigned(0, 16);
-                        h843 := unsigned'("00000000000000000000000000000000");
-                        h843 := e_data;
-                        h844 := unsigned'("00000000000000000000000000000000");
-                        h844 := e_data;
-                        h845 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h846 := to_unsigned(1, 1);
-                        end if;
-                        h847 := to_unsigned(0, 1);
-                        h847 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h847 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h845 := h846;
-                        else
-                            h845 := h847;
-                        end if;
+                        h847 := to_unsigned(0, 16);
                         h848 := unsigned'("00000000000000000000000000000000");
                         h848 := e_data;
                         h849 := unsigned'("00000000000000000000000000000000");
                         h849 := e_data;
-                        h850 := unsigned'("00000000000000000000000000000000");
-                        h850 := e_data;
-                        h851 := to_unsigned(0, 16);
-                        h851 := to_unsigned(1, 16);
-                        h852 := to_unsigned(0, 4);
-                        h852 := w_dte_10(5-1 downto 1);
-                        h853 := to_unsigned(0, 16);
-                        h853 := shift_left(h851, to_integer(h852));
-                        h854 := to_unsigned(0, 1);
-                        h855 := to_unsigned(0, 1);
-                        h855 := to_unsigned(0, 1);
+                        h850 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h851 := to_unsigned(1, 1);
+                        end if;
+                        h852 := to_unsigned(0, 1);
+                        h852 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h852 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h850 := h851;
+                        else
+                            h850 := h852;
+                        end if;
+                        h853 := unsigned'("00000000000000000000000000000000");
+                        h853 := e_data;
+                        h854 := unsigned'("00000000000000000000000000000000");
+                        h854 := e_data;
+                        h855 := unsigned'("00000000000000000000000000000000");
+                        h855 := e_data;
+                        h856 := to_unsigned(0, 16);
+                        h856 := to_unsigned(1, 16);
+                        h857 := to_unsigned(0, 4);
+                        h857 := w_dte_10(5-1 downto 1);
+                        h858 := to_unsigned(0, 16);
+                        h858 := shift_left(h856, to_integer(h857));
+                        h859 := to_unsigned(0, 1);
+                        h860 := to_unsigned(0, 1);
+                        h860 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h855 := to_unsigned(1, 1);
-                        end if;
-                        h856 := to_unsigned(0, 1);
-                        h857 := to_unsigned(0, 11);
-                        h858 := unsigned'("00000000000000000000000000000000");
-                        h858 := e_data;
-                        h857 := h858(11-1 downto 0);
-                        h859 := to_unsigned(0, 1);
-                        h859 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h859 := to_unsigned(1, 1);
-                        end if;
-                        h860 := to_unsigned(0, 1);
-                        h860 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h860 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h857, 0) and to_unsigned(1, 11)) = 1) then
-                            h856 := h859;
+                        h861 := to_unsigned(0, 1);
+                        h862 := to_unsigned(0, 11);
+                        h863 := unsigned'("00000000000000000000000000000000");
+                        h863 := e_data;
+                        h862 := h863(11-1 downto 0);
+                        h864 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h864 := to_unsigned(1, 1);
+                        end if;
+                        h865 := to_unsigned(0, 1);
+                        h865 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h865 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h862, 0) and to_unsigned(1, 11)) = 1) then
+                            h861 := h864;
                         else
-                            h856 := h860;
+                            h861 := h865;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h854 := h855;
+                            h859 := h860;
                         else
-                            h854 := h856;
+                            h859 := h861;
                         end if;
-                        h861 := to_unsigned(0, 1);
-                        h862 := to_unsigned(0, 1);
-                        h862 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 1);
+                        h867 := to_unsigned(0, 1);
+                        h867 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h862 := to_unsigned(1, 1);
-                        end if;
-                        h863 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 11);
-                        h865 := unsigned'("00000000000000000000000000000000");
-                        h865 := e_data;
-                        h864 := h865(11-1 downto 0);
-                        h866 := to_unsigned(0, 1);
-                        h866 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h866 := to_unsigned(1, 1);
-                        end if;
-                        h867 := to_unsigned(0, 1);
-                        h867 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h867 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h864, 0) and to_unsigned(1, 11)) = 1) then
-                            h863 := h866;
-                        else
-                            h863 := h867;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h861 := h862;
-                        else
-                            h861 := h863;
-                        end if;
-                        h868 := to_unsigned(0, 3);
-                        h869 := to_unsigned(0, 3);
-                        h870 := to_unsigned(0, 11);
-                        h871 := unsigned'("00000000000000000000000000000000");
-                        h871 := e_data;
-                        h870 := h871(11-1 downto 0);
-                        if ((shift_right(h870, 0) and to_unsigned(1, 11)) = 1) then
-                            h869 := w_irt_0(37-1 downto 34);
-                        else
-                            h869 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h868 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h868 := h869;
+                        h868 := to_unsigned(0, 1);
+                        h869 := to_unsigned(0, 11);
+                        h870 := unsigned'("00000000000000000000000000000000");
+                        h870 := e_data;
+                        h869 := h870(11-1 downto 0);
+                        h871 := to_unsigned(0, 1);
+                        h871 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h871 := to_unsigned(1, 1);
                         end if;
                         h872 := to_unsigned(0, 1);
-                        h873 := to_unsigned(0, 1);
-                        h873 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h873 := to_unsigned(1, 1);
+                        h872 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h872 := to_unsigned(1, 1);
                         end if;
-                        h874 := to_unsigned(0, 1);
+                        if ((shift_right(h869, 0) and to_unsigned(1, 11)) = 1) then
+                            h868 := h871;
+                        else
+                            h868 := h872;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h866 := h867;
+                        else
+                            h866 := h868;
+                        end if;
+                        h873 := to_unsigned(0, 3);
+                        h874 := to_unsigned(0, 3);
                         h875 := to_unsigned(0, 11);
                         h876 := unsigned'("00000000000000000000000000000000");
                         h876 := e_data;
                         h875 := h876(11-1 downto 0);
-                        h877 := to_unsigned(0, 1);
-                        h877 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h877 := to_unsigned(1, 1);
+                        if ((shift_right(h875, 0) and to_unsigned(1, 11)) = 1) then
+                            h874 := w_irt_0(37-1 downto 34);
+                        else
+                            h874 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h873 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h873 := h874;
+                        end if;
+                        h877 := to_unsigned(0, 1);
                         h878 := to_unsigned(0, 1);
                         h878 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h878 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h875, 0) and to_unsigned(1, 11)) = 1) then
-                            h874 := h877;
+                        h879 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 11);
+                        h881 := unsigned'("00000000000000000000000000000000");
+                        h881 := e_data;
+                        h880 := h881(11-1 downto 0);
+                        h882 := to_unsigned(0, 1);
+                        h882 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h882 := to_unsigned(1, 1);
+                        end if;
+                        h883 := to_unsigned(0, 1);
+                        h883 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h883 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h880, 0) and to_unsigned(1, 11)) = 1) then
+                            h879 := h882;
                         else
-                            h874 := h878;
+                            h879 := h883;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h872 := h873;
+                            h877 := h878;
                         else
-                            h872 := h874;
+                            h877 := h879;
                         end if;
-                        h879 := to_unsigned(0, 1);
-                        h880 := to_unsigned(0, 1);
-                        h880 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
+                        h885 := to_unsigned(0, 1);
+                        h885 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h880 := to_unsigned(1, 1);
-                        end if;
-                        h881 := to_unsigned(0, 1);
-                        h882 := to_unsigned(0, 11);
-                        h883 := unsigned'("00000000000000000000000000000000");
-                        h883 := e_data;
-                        h882 := h883(11-1 downto 0);
-                        h884 := to_unsigned(0, 1);
-                        h884 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h884 := to_unsigned(1, 1);
-                        end if;
-                        h885 := to_unsigned(0, 1);
-                        h885 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h885 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h882, 0) and to_unsigned(1, 11)) = 1) then
-                            h881 := h884;
+                        h886 := to_unsigned(0, 1);
+                        h887 := to_unsigned(0, 11);
+                        h888 := unsigned'("00000000000000000000000000000000");
+                        h888 := e_data;
+                        h887 := h888(11-1 downto 0);
+                        h889 := to_unsigned(0, 1);
+                        h889 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h889 := to_unsigned(1, 1);
+                        end if;
+                        h890 := to_unsigned(0, 1);
+                        h890 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h890 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h887, 0) and to_unsigned(1, 11)) = 1) then
+                            h886 := h889;
                         else
-                            h881 := h885;
+                            h886 := h890;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h879 := h880;
+                            h884 := h885;
                         else
-                            h879 := h881;
+                            h884 := h886;
                         end if;
-                        h886 := to_unsigned(0, 1);
-                        h887 := to_unsigned(0, 1);
-                        h887 := to_unsigned(0, 1);
+                        h891 := to_unsigned(0, 1);
+                        h892 := to_unsigned(0, 1);
+                        h892 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h887 := to_unsigned(1, 1);
-                        end if;
-                        h888 := to_unsigned(0, 1);
-                        h889 := to_unsigned(0, 11);
-                        h890 := unsigned'("00000000000000000000000000000000");
-                        h890 := e_data;
-                        h889 := h890(11-1 downto 0);
-                        h891 := to_unsigned(0, 1);
-                        h891 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h891 := to_unsigned(1, 1);
-                        end if;
-                        h892 := to_unsigned(0, 1);
-                        h892 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h892 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h889, 0) and to_unsigned(1, 11)) = 1) then
-                            h888 := h891;
+                        h893 := to_unsigned(0, 1);
+                        h894 := to_unsigned(0, 11);
+                        h895 := unsigned'("00000000000000000000000000000000");
+                        h895 := e_data;
+                        h894 := h895(11-1 downto 0);
+                        h896 := to_unsigned(0, 1);
+                        h896 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h896 := to_unsigned(1, 1);
+                        end if;
+                        h897 := to_unsigned(0, 1);
+                        h897 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h897 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h894, 0) and to_unsigned(1, 11)) = 1) then
+                            h893 := h896;
                         else
-                            h888 := h892;
+                            h893 := h897;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h886 := h887;
+                            h891 := h892;
                         else
-                            h886 := h888;
+                            h891 := h893;
                         end if;
-                        h893 := to_unsigned(0, 16);
-                        h893 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h894 := to_unsigned(0, 16);
-                        h894 := to_unsigned(1, 16);
-                        h895 := to_unsigned(0, 4);
-                        h895 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h896 := to_unsigned(0, 16);
-                        h896 := shift_left(h894, to_integer(h895));
-                        h897 := to_unsigned(0, 17);
-                        h897 := ((unsigned'(to_unsigned(0, 1) & h896) + 65536) - 1);
                         h898 := to_unsigned(0, 16);
-                        h898 := (h893 and h897(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h843(11-1 downto 8) = 0) or (h844(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h845 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h848(11-1 downto 8) = 0) or (h849(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h850(11-1 downto 0)) < h853)) or ((not (((h854 /= 0) and (not (h861 /= 0))) and (h868 <= 1))) and (not ((bool(r_CONTROL(17)) and (h872 /= 0)) and (h879 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h886 /= 0))))) then
-                            h842 := h898;
+                        h898 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h899 := to_unsigned(0, 16);
+                        h899 := to_unsigned(1, 16);
+                        h900 := to_unsigned(0, 4);
+                        h900 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h901 := to_unsigned(0, 16);
+                        h901 := shift_left(h899, to_integer(h900));
+                        h902 := to_unsigned(0, 17);
+                        h902 := ((unsigned'(to_unsigned(0, 1) & h901) + 65536) - 1);
+                        h903 := to_unsigned(0, 16);
+                        h903 := (h898 and h902(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h848(11-1 downto 8) = 0) or (h849(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h850 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h853(11-1 downto 8) = 0) or (h854(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h855(11-1 downto 0)) < h858)) or ((not (((h859 /= 0) and (not (h866 /= 0))) and (h873 <= 1))) and (not ((bool(r_CONTROL(17)) and (h877 /= 0)) and (h884 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h891 /= 0))))) then
+                            h847 := h903;
                         else
-                            h842 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h847 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h842 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h847 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -8782,8 +8856,8 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1010 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
-                        status <= to_unsigned(16, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1015 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8793,462 +8867,462 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h899 := to_unsigned(0, 1);
-                        h900 := unsigned'("00000000000000000000000000000000");
-                        h900 := e_data;
-                        h901 := unsigned'("00000000000000000000000000000000");
-                        h901 := e_data;
-                        h902 := to_unsigned(0, 1);
-                        h903 := to_unsigned(0, 1);
-                        h903 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h903 := to_unsigned(1, 1);
-                        end if;
                         h904 := to_unsigned(0, 1);
-                        h904 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h904 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h902 := h903;
-                        else
-                            h902 := h904;
-                        end if;
                         h905 := unsigned'("00000000000000000000000000000000");
                         h905 := e_data;
                         h906 := unsigned'("00000000000000000000000000000000");
                         h906 := e_data;
-                        h907 := unsigned'("00000000000000000000000000000000");
-                        h907 := e_data;
-                        h908 := to_unsigned(0, 16);
-                        h908 := to_unsigned(1, 16);
-                        h909 := to_unsigned(0, 4);
-                        h909 := w_dte_10(5-1 downto 1);
-                        h910 := to_unsigned(0, 16);
-                        h910 := shift_left(h908, to_integer(h909));
-                        h911 := to_unsigned(0, 1);
-                        h912 := to_unsigned(0, 1);
-                        h912 := to_unsigned(0, 1);
+                        h907 := to_unsigned(0, 1);
+                        h908 := to_unsigned(0, 1);
+                        h908 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h908 := to_unsigned(1, 1);
+                        end if;
+                        h909 := to_unsigned(0, 1);
+                        h909 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h909 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h907 := h908;
+                        else
+                            h907 := h909;
+                        end if;
+                        h910 := unsigned'("00000000000000000000000000000000");
+                        h910 := e_data;
+                        h911 := unsigned'("00000000000000000000000000000000");
+                        h911 := e_data;
+                        h912 := unsigned'("00000000000000000000000000000000");
+                        h912 := e_data;
+                        h913 := to_unsigned(0, 16);
+                        h913 := to_unsigned(1, 16);
+                        h914 := to_unsigned(0, 4);
+                        h914 := w_dte_10(5-1 downto 1);
+                        h915 := to_unsigned(0, 16);
+                        h915 := shift_left(h913, to_integer(h914));
+                        h916 := to_unsigned(0, 1);
+                        h917 := to_unsigned(0, 1);
+                        h917 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h912 := to_unsigned(1, 1);
-                        end if;
-                        h913 := to_unsigned(0, 1);
-                        h914 := to_unsigned(0, 11);
-                        h915 := unsigned'("00000000000000000000000000000000");
-                        h915 := e_data;
-                        h914 := h915(11-1 downto 0);
-                        h916 := to_unsigned(0, 1);
-                        h916 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h916 := to_unsigned(1, 1);
-                        end if;
-                        h917 := to_unsigned(0, 1);
-                        h917 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h917 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h914, 0) and to_unsigned(1, 11)) = 1) then
-                            h913 := h916;
+                        h918 := to_unsigned(0, 1);
+                        h919 := to_unsigned(0, 11);
+                        h920 := unsigned'("00000000000000000000000000000000");
+                        h920 := e_data;
+                        h919 := h920(11-1 downto 0);
+                        h921 := to_unsigned(0, 1);
+                        h921 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h921 := to_unsigned(1, 1);
+                        end if;
+                        h922 := to_unsigned(0, 1);
+                        h922 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h922 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h919, 0) and to_unsigned(1, 11)) = 1) then
+                            h918 := h921;
                         else
-                            h913 := h917;
+                            h918 := h922;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h911 := h912;
+                            h916 := h917;
                         else
-                            h911 := h913;
+                            h916 := h918;
                         end if;
-                        h918 := to_unsigned(0, 1);
-                        h919 := to_unsigned(0, 1);
-                        h919 := to_unsigned(0, 1);
+                        h923 := to_unsigned(0, 1);
+                        h924 := to_unsigned(0, 1);
+                        h924 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h919 := to_unsigned(1, 1);
-                        end if;
-                        h920 := to_unsigned(0, 1);
-                        h921 := to_unsigned(0, 11);
-                        h922 := unsigned'("00000000000000000000000000000000");
-                        h922 := e_data;
-                        h921 := h922(11-1 downto 0);
-                        h923 := to_unsigned(0, 1);
-                        h923 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h923 := to_unsigned(1, 1);
-                        end if;
-                        h924 := to_unsigned(0, 1);
-                        h924 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h924 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h921, 0) and to_unsigned(1, 11)) = 1) then
-                            h920 := h923;
-                        else
-                            h920 := h924;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h918 := h919;
-                        else
-                            h918 := h920;
-                        end if;
-                        h925 := to_unsigned(0, 3);
-                        h926 := to_unsigned(0, 3);
-                        h927 := to_unsigned(0, 11);
-                        h928 := unsigned'("00000000000000000000000000000000");
-                        h928 := e_data;
-                        h927 := h928(11-1 downto 0);
-                        if ((shift_right(h927, 0) and to_unsigned(1, 11)) = 1) then
-                            h926 := w_irt_0(37-1 downto 34);
-                        else
-                            h926 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h925 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h925 := h926;
+                        h925 := to_unsigned(0, 1);
+                        h926 := to_unsigned(0, 11);
+                        h927 := unsigned'("00000000000000000000000000000000");
+                        h927 := e_data;
+                        h926 := h927(11-1 downto 0);
+                        h928 := to_unsigned(0, 1);
+                        h928 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h928 := to_unsigned(1, 1);
                         end if;
                         h929 := to_unsigned(0, 1);
-                        h930 := to_unsigned(0, 1);
-                        h930 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h930 := to_unsigned(1, 1);
+                        h929 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h929 := to_unsigned(1, 1);
                         end if;
-                        h931 := to_unsigned(0, 1);
+                        if ((shift_right(h926, 0) and to_unsigned(1, 11)) = 1) then
+                            h925 := h928;
+                        else
+                            h925 := h929;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h923 := h924;
+                        else
+                            h923 := h925;
+                        end if;
+                        h930 := to_unsigned(0, 3);
+                        h931 := to_unsigned(0, 3);
                         h932 := to_unsigned(0, 11);
                         h933 := unsigned'("00000000000000000000000000000000");
                         h933 := e_data;
                         h932 := h933(11-1 downto 0);
-                        h934 := to_unsigned(0, 1);
-                        h934 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h934 := to_unsigned(1, 1);
+                        if ((shift_right(h932, 0) and to_unsigned(1, 11)) = 1) then
+                            h931 := w_irt_0(37-1 downto 34);
+                        else
+                            h931 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h930 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h930 := h931;
+                        end if;
+                        h934 := to_unsigned(0, 1);
                         h935 := to_unsigned(0, 1);
                         h935 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h935 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h932, 0) and to_unsigned(1, 11)) = 1) then
-                            h931 := h934;
+                        h936 := to_unsigned(0, 1);
+                        h937 := to_unsigned(0, 11);
+                        h938 := unsigned'("00000000000000000000000000000000");
+                        h938 := e_data;
+                        h937 := h938(11-1 downto 0);
+                        h939 := to_unsigned(0, 1);
+                        h939 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h939 := to_unsigned(1, 1);
+                        end if;
+                        h940 := to_unsigned(0, 1);
+                        h940 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h940 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h937, 0) and to_unsigned(1, 11)) = 1) then
+                            h936 := h939;
                         else
-                            h931 := h935;
+                            h936 := h940;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h929 := h930;
+                            h934 := h935;
                         else
-                            h929 := h931;
+                            h934 := h936;
                         end if;
-                        h936 := to_unsigned(0, 1);
-                        h937 := to_unsigned(0, 1);
-                        h937 := to_unsigned(0, 1);
+                        h941 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h937 := to_unsigned(1, 1);
-                        end if;
-                        h938 := to_unsigned(0, 1);
-                        h939 := to_unsigned(0, 11);
-                        h940 := unsigned'("00000000000000000000000000000000");
-                        h940 := e_data;
-                        h939 := h940(11-1 downto 0);
-                        h941 := to_unsigned(0, 1);
-                        h941 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h941 := to_unsigned(1, 1);
-                        end if;
-                        h942 := to_unsigned(0, 1);
-                        h942 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h942 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h939, 0) and to_unsigned(1, 11)) = 1) then
-                            h938 := h941;
+                        h943 := to_unsigned(0, 1);
+                        h944 := to_unsigned(0, 11);
+                        h945 := unsigned'("00000000000000000000000000000000");
+                        h945 := e_data;
+                        h944 := h945(11-1 downto 0);
+                        h946 := to_unsigned(0, 1);
+                        h946 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h946 := to_unsigned(1, 1);
+                        end if;
+                        h947 := to_unsigned(0, 1);
+                        h947 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h947 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h944, 0) and to_unsigned(1, 11)) = 1) then
+                            h943 := h946;
                         else
-                            h938 := h942;
+                            h943 := h947;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h936 := h937;
+                            h941 := h942;
                         else
-                            h936 := h938;
+                            h941 := h943;
                         end if;
-                        h943 := to_unsigned(0, 1);
-                        h944 := to_unsigned(0, 1);
-                        h944 := to_unsigned(0, 1);
+                        h948 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h944 := to_unsigned(1, 1);
-                        end if;
-                        h945 := to_unsigned(0, 1);
-                        h946 := to_unsigned(0, 11);
-                        h947 := unsigned'("00000000000000000000000000000000");
-                        h947 := e_data;
-                        h946 := h947(11-1 downto 0);
-                        h948 := to_unsigned(0, 1);
-                        h948 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h948 := to_unsigned(1, 1);
-                        end if;
-                        h949 := to_unsigned(0, 1);
-                        h949 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h949 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h946, 0) and to_unsigned(1, 11)) = 1) then
-                            h945 := h948;
+                        h950 := to_unsigned(0, 1);
+                        h951 := to_unsigned(0, 11);
+                        h952 := unsigned'("00000000000000000000000000000000");
+                        h952 := e_data;
+                        h951 := h952(11-1 downto 0);
+                        h953 := to_unsigned(0, 1);
+                        h953 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h953 := to_unsigned(1, 1);
+                        end if;
+                        h954 := to_unsigned(0, 1);
+                        h954 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h954 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h951, 0) and to_unsigned(1, 11)) = 1) then
+                            h950 := h953;
                         else
-                            h945 := h949;
+                            h950 := h954;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h943 := h944;
+                            h948 := h949;
                         else
-                            h943 := h945;
+                            h948 := h950;
                         end if;
-                        h899 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h900(11-1 downto 8) = 0) or (h901(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h902 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h905(11-1 downto 8) = 0) or (h906(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h907(11-1 downto 0)) < h910)) or ((not (((h911 /= 0) and (not (h918 /= 0))) and (h925 <= 1))) and (not ((bool(r_CONTROL(17)) and (h929 /= 0)) and (h936 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h943 /= 0))))) then
-                            h899 := to_unsigned(1, 1);
+                        h904 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h905(11-1 downto 8) = 0) or (h906(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h907 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h910(11-1 downto 8) = 0) or (h911(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h912(11-1 downto 0)) < h915)) or ((not (((h916 /= 0) and (not (h923 /= 0))) and (h930 <= 1))) and (not ((bool(r_CONTROL(17)) and (h934 /= 0)) and (h941 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h948 /= 0))))) then
+                            h904 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h899;
+                        rec_logged <= h904;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h950 := to_unsigned(0, 1);
-                        h950 := to_unsigned(0, 1);
-                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PR /= 0)) then
-                            h950 := to_unsigned(1, 1);
+                        h955 := to_unsigned(0, 1);
+                        h955 := to_unsigned(0, 1);
+                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PR /= 0)) then
+                            h955 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h950;
-                        h951 := to_unsigned(0, 1);
-                        h951 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h955;
+                        h956 := to_unsigned(0, 1);
+                        h956 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h951 := to_unsigned(1, 1);
+                            h956 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h951;
-                        h952 := to_unsigned(0, 1);
-                        h952 := to_unsigned(0, 1);
-                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PE /= 0)) then
-                            h952 := to_unsigned(1, 1);
+                        v_wide(54-1 downto 53) := h956;
+                        h957 := to_unsigned(0, 1);
+                        h957 := to_unsigned(0, 1);
+                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PE /= 0)) then
+                            h957 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h952;
+                        v_wide(55-1 downto 54) := h957;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h953 := to_unsigned(0, 16);
-                        h954 := unsigned'("00000000000000000000000000000000");
-                        h954 := e_data;
-                        h955 := unsigned'("00000000000000000000000000000000");
-                        h955 := e_data;
-                        h956 := to_unsigned(0, 1);
-                        h957 := to_unsigned(0, 1);
-                        h957 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h957 := to_unsigned(1, 1);
-                        end if;
-                        h958 := to_unsigned(0, 1);
-                        h958 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h958 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h956 := h957;
-                        else
-                            h956 := h958;
-                        end if;
+                        h958 := to_unsigned(0, 16);
                         h959 := unsigned'("00000000000000000000000000000000");
                         h959 := e_data;
                         h960 := unsigned'("00000000000000000000000000000000");
                         h960 := e_data;
-                        h961 := unsigned'("00000000000000000000000000000000");
-                        h961 := e_data;
-                        h962 := to_unsigned(0, 16);
-                        h962 := to_unsigned(1, 16);
-                        h963 := to_unsigned(0, 4);
-                        h963 := w_dte_10(5-1 downto 1);
-                        h964 := to_unsigned(0, 16);
-                        h964 := shift_left(h962, to_integer(h963));
-                        h965 := to_unsigned(0, 1);
-                        h966 := to_unsigned(0, 1);
-                        h966 := to_unsigned(0, 1);
+                        h961 := to_unsigned(0, 1);
+                        h962 := to_unsigned(0, 1);
+                        h962 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h962 := to_unsigned(1, 1);
+                        end if;
+                        h963 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h963 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h961 := h962;
+                        else
+                            h961 := h963;
+                        end if;
+                        h964 := unsigned'("00000000000000000000000000000000");
+                        h964 := e_data;
+                        h965 := unsigned'("00000000000000000000000000000000");
+                        h965 := e_data;
+                        h966 := unsigned'("00000000000000000000000000000000");
+                        h966 := e_data;
+                        h967 := to_unsigned(0, 16);
+                        h967 := to_unsigned(1, 16);
+                        h968 := to_unsigned(0, 4);
+                        h968 := w_dte_10(5-1 downto 1);
+                        h969 := to_unsigned(0, 16);
+                        h969 := shift_left(h967, to_integer(h968));
+                        h970 := to_unsigned(0, 1);
+                        h971 := to_unsigned(0, 1);
+                        h971 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h966 := to_unsigned(1, 1);
-                        end if;
-                        h967 := to_unsigned(0, 1);
-                        h968 := to_unsigned(0, 11);
-                        h969 := unsigned'("00000000000000000000000000000000");
-                        h969 := e_data;
-                        h968 := h969(11-1 downto 0);
-                        h970 := to_unsigned(0, 1);
-                        h970 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h970 := to_unsigned(1, 1);
-                        end if;
-                        h971 := to_unsigned(0, 1);
-                        h971 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h971 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h968, 0) and to_unsigned(1, 11)) = 1) then
-                            h967 := h970;
+                        h972 := to_unsigned(0, 1);
+                        h973 := to_unsigned(0, 11);
+                        h974 := unsigned'("00000000000000000000000000000000");
+                        h974 := e_data;
+                        h973 := h974(11-1 downto 0);
+                        h975 := to_unsigned(0, 1);
+                        h975 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h975 := to_unsigned(1, 1);
+                        end if;
+                        h976 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h976 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h973, 0) and to_unsigned(1, 11)) = 1) then
+                            h972 := h975;
                         else
-                            h967 := h971;
+                            h972 := h976;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h965 := h966;
+                            h970 := h971;
                         else
-                            h965 := h967;
+                            h970 := h972;
                         end if;
-                        h972 := to_unsigned(0, 1);
-                        h973 := to_unsigned(0, 1);
-                        h973 := to_unsigned(0, 1);
+                        h977 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h973 := to_unsigned(1, 1);
-                        end if;
-                        h974 := to_unsigned(0, 1);
-                        h975 := to_unsigned(0, 11);
-                        h976 := unsigned'("00000000000000000000000000000000");
-                        h976 := e_data;
-                        h975 := h976(11-1 downto 0);
-                        h977 := to_unsigned(0, 1);
-                        h977 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h977 := to_unsigned(1, 1);
-                        end if;
-                        h978 := to_unsigned(0, 1);
-                        h978 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h978 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h975, 0) and to_unsigned(1, 11)) = 1) then
-                            h974 := h977;
-                        else
-                            h974 := h978;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h972 := h973;
-                        else
-                            h972 := h974;
-                        end if;
-                        h979 := to_unsigned(0, 3);
-                        h980 := to_unsigned(0, 3);
-                        h981 := to_unsigned(0, 11);
-                        h982 := unsigned'("00000000000000000000000000000000");
-                        h982 := e_data;
-                        h981 := h982(11-1 downto 0);
-                        if ((shift_right(h981, 0) and to_unsigned(1, 11)) = 1) then
-                            h980 := w_irt_0(37-1 downto 34);
-                        else
-                            h980 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h979 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h979 := h980;
+                        h979 := to_unsigned(0, 1);
+                        h980 := to_unsigned(0, 11);
+                        h981 := unsigned'("00000000000000000000000000000000");
+                        h981 := e_data;
+                        h980 := h981(11-1 downto 0);
+                        h982 := to_unsigned(0, 1);
+                        h982 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h982 := to_unsigned(1, 1);
                         end if;
                         h983 := to_unsigned(0, 1);
-                        h984 := to_unsigned(0, 1);
-                        h984 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h984 := to_unsigned(1, 1);
+                        h983 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h983 := to_unsigned(1, 1);
                         end if;
-                        h985 := to_unsigned(0, 1);
+                        if ((shift_right(h980, 0) and to_unsigned(1, 11)) = 1) then
+                            h979 := h982;
+                        else
+                            h979 := h983;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h977 := h978;
+                        else
+                            h977 := h979;
+                        end if;
+                        h984 := to_unsigned(0, 3);
+                        h985 := to_unsigned(0, 3);
                         h986 := to_unsigned(0, 11);
                         h987 := unsigned'("00000000000000000000000000000000");
                         h987 := e_data;
                         h986 := h987(11-1 downto 0);
-                        h988 := to_unsigned(0, 1);
-                        h988 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h988 := to_unsigned(1, 1);
+                        if ((shift_right(h986, 0) and to_unsigned(1, 11)) = 1) then
+                            h985 := w_irt_0(37-1 downto 34);
+                        else
+                            h985 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h984 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h984 := h985;
+                        end if;
+                        h988 := to_unsigned(0, 1);
                         h989 := to_unsigned(0, 1);
                         h989 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h989 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h986, 0) and to_unsigned(1, 11)) = 1) then
-                            h985 := h988;
+                        h990 := to_unsigned(0, 1);
+                        h991 := to_unsigned(0, 11);
+                        h992 := unsigned'("00000000000000000000000000000000");
+                        h992 := e_data;
+                        h991 := h992(11-1 downto 0);
+                        h993 := to_unsigned(0, 1);
+                        h993 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h993 := to_unsigned(1, 1);
+                        end if;
+                        h994 := to_unsigned(0, 1);
+                        h994 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h994 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h991, 0) and to_unsigned(1, 11)) = 1) then
+                            h990 := h993;
                         else
-                            h985 := h989;
+                            h990 := h994;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h983 := h984;
+                            h988 := h989;
                         else
-                            h983 := h985;
+                            h988 := h990;
                         end if;
-                        h990 := to_unsigned(0, 1);
-                        h991 := to_unsigned(0, 1);
-                        h991 := to_unsigned(0, 1);
+                        h995 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h991 := to_unsigned(1, 1);
-                        end if;
-                        h992 := to_unsigned(0, 1);
-                        h993 := to_unsigned(0, 11);
-                        h994 := unsigned'("00000000000000000000000000000000");
-                        h994 := e_data;
-                        h993 := h994(11-1 downto 0);
-                        h995 := to_unsigned(0, 1);
-                        h995 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h995 := to_unsigned(1, 1);
-                        end if;
-                        h996 := to_unsigned(0, 1);
-                        h996 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h996 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h993, 0) and to_unsigned(1, 11)) = 1) then
-                            h992 := h995;
+                        h997 := to_unsigned(0, 1);
+                        h998 := to_unsigned(0, 11);
+                        h999 := unsigned'("00000000000000000000000000000000");
+                        h999 := e_data;
+                        h998 := h999(11-1 downto 0);
+                        h1000 := to_unsigned(0, 1);
+                        h1000 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1000 := to_unsigned(1, 1);
+                        end if;
+                        h1001 := to_unsigned(0, 1);
+                        h1001 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1001 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h998, 0) and to_unsigned(1, 11)) = 1) then
+                            h997 := h1000;
                         else
-                            h992 := h996;
+                            h997 := h1001;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h990 := h991;
+                            h995 := h996;
                         else
-                            h990 := h992;
+                            h995 := h997;
                         end if;
-                        h997 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
+                        h1002 := to_unsigned(0, 1);
+                        h1003 := to_unsigned(0, 1);
+                        h1003 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h998 := to_unsigned(1, 1);
-                        end if;
-                        h999 := to_unsigned(0, 1);
-                        h1000 := to_unsigned(0, 11);
-                        h1001 := unsigned'("00000000000000000000000000000000");
-                        h1001 := e_data;
-                        h1000 := h1001(11-1 downto 0);
-                        h1002 := to_unsigned(0, 1);
-                        h1002 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1002 := to_unsigned(1, 1);
-                        end if;
-                        h1003 := to_unsigned(0, 1);
-                        h1003 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1003 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1000, 0) and to_unsigned(1, 11)) = 1) then
-                            h999 := h1002;
+                        h1004 := to_unsigned(0, 1);
+                        h1005 := to_unsigned(0, 11);
+                        h1006 := unsigned'("00000000000000000000000000000000");
+                        h1006 := e_data;
+                        h1005 := h1006(11-1 downto 0);
+                        h1007 := to_unsigned(0, 1);
+                        h1007 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1007 := to_unsigned(1, 1);
+                        end if;
+                        h1008 := to_unsigned(0, 1);
+                        h1008 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1008 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1005, 0) and to_unsigned(1, 11)) = 1) then
+                            h1004 := h1007;
                         else
-                            h999 := h1003;
+                            h1004 := h1008;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h997 := h998;
+                            h1002 := h1003;
                         else
-                            h997 := h999;
+                            h1002 := h1004;
                         end if;
-                        h1004 := to_unsigned(0, 16);
-                        h1004 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1005 := to_unsigned(0, 16);
-                        h1005 := to_unsigned(1, 16);
-                        h1006 := to_unsigned(0, 4);
-                        h1006 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1007 := to_unsigned(0, 16);
-                        h1007 := shift_left(h1005, to_integer(h1006));
-                        h1008 := to_unsigned(0, 17);
-                        h1008 := ((unsigned'(to_unsigned(0, 1) & h1007) + 65536) - 1);
                         h1009 := to_unsigned(0, 16);
-                        h1009 := (h1004 and h1008(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h954(11-1 downto 8) = 0) or (h955(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h956 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h959(11-1 downto 8) = 0) or (h960(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h961(11-1 downto 0)) < h964)) or ((not (((h965 /= 0) and (not (h972 /= 0))) and (h979 <= 1))) and (not ((bool(r_CONTROL(17)) and (h983 /= 0)) and (h990 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h997 /= 0))))) then
-                            h953 := h1009;
+                        h1009 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1010 := to_unsigned(0, 16);
+                        h1010 := to_unsigned(1, 16);
+                        h1011 := to_unsigned(0, 4);
+                        h1011 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1012 := to_unsigned(0, 16);
+                        h1012 := shift_left(h1010, to_integer(h1011));
+                        h1013 := to_unsigned(0, 17);
+                        h1013 := ((unsigned'(to_unsigned(0, 1) & h1012) + 65536) - 1);
+                        h1014 := to_unsigned(0, 16);
+                        h1014 := (h1009 and h1013(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h959(11-1 downto 8) = 0) or (h960(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h961 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h964(11-1 downto 8) = 0) or (h965(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h966(11-1 downto 0)) < h969)) or ((not (((h970 /= 0) and (not (h977 /= 0))) and (h984 <= 1))) and (not ((bool(r_CONTROL(17)) and (h988 /= 0)) and (h995 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1002 /= 0))))) then
+                            h958 := h1014;
                         else
-                            h953 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h958 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h953 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h958 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -9258,25 +9332,25 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(17, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h1013 := unsigned'("00000000000000000000000000000000");
-                        h1013 := e_data;
-                        rec_vector <= h1013(8-1 downto 0);
-                        h1014 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1014 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1014(20-1 downto 12));
-                        h1015 := to_unsigned(0, 1);
-                        h1015 := to_unsigned(0, 1);
+                        h1018 := unsigned'("00000000000000000000000000000000");
+                        h1018 := e_data;
+                        rec_vector <= h1018(8-1 downto 0);
+                        h1019 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1019 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1019(20-1 downto 12));
+                        h1020 := to_unsigned(0, 1);
+                        h1020 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h1015 := to_unsigned(1, 1);
+                            h1020 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h1015;
-                        h1016 := unsigned'("00000000000000000000000000000000");
-                        h1016 := e_data;
-                        rec_int_type <= h1016(11-1 downto 8);
+                        rec_dest_mode <= h1020;
+                        h1021 := unsigned'("00000000000000000000000000000000");
+                        h1021 := e_data;
+                        rec_int_type <= h1021(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -9291,26 +9365,26 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h1021 /= 0)) then
-                        status <= to_unsigned(18, 8);
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h1026 /= 0)) then
+                        status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h1017 := unsigned'("00000000000000000000000000000000");
-                        h1017 := e_data;
-                        rec_vector <= h1017(8-1 downto 0);
-                        h1018 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1018 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1018(20-1 downto 12));
-                        h1019 := to_unsigned(0, 1);
-                        h1019 := to_unsigned(0, 1);
+                        h1022 := unsigned'("00000000000000000000000000000000");
+                        h1022 := e_data;
+                        rec_vector <= h1022(8-1 downto 0);
+                        h1023 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1023 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1023(20-1 downto 12));
+                        h1024 := to_unsigned(0, 1);
+                        h1024 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h1019 := to_unsigned(1, 1);
+                            h1024 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h1019;
-                        h1020 := unsigned'("00000000000000000000000000000000");
-                        h1020 := e_data;
-                        rec_int_type <= h1020(11-1 downto 8);
+                        rec_dest_mode <= h1024;
+                        h1025 := unsigned'("00000000000000000000000000000000");
+                        h1025 := e_data;
+                        rec_int_type <= h1025(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -9326,7 +9400,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((er_irt /= '0') or (er_irt_ga /= '0')) then
-                        status <= to_unsigned(19, 8);
+                        status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -9336,215 +9410,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h1030 := to_unsigned(0, 1);
-                        h1031 := unsigned'("00000000000000000000000000000000");
-                        h1031 := e_data;
-                        h1032 := unsigned'("00000000000000000000000000000000");
-                        h1032 := e_data;
-                        h1033 := to_unsigned(0, 1);
-                        h1034 := to_unsigned(0, 1);
-                        h1034 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1034 := to_unsigned(1, 1);
-                        end if;
                         h1035 := to_unsigned(0, 1);
-                        h1035 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1035 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1033 := h1034;
-                        else
-                            h1033 := h1035;
-                        end if;
                         h1036 := unsigned'("00000000000000000000000000000000");
                         h1036 := e_data;
                         h1037 := unsigned'("00000000000000000000000000000000");
                         h1037 := e_data;
-                        h1038 := unsigned'("00000000000000000000000000000000");
-                        h1038 := e_data;
-                        h1039 := to_unsigned(0, 16);
-                        h1039 := to_unsigned(1, 16);
-                        h1040 := to_unsigned(0, 4);
-                        h1040 := w_dte_10(5-1 downto 1);
-                        h1041 := to_unsigned(0, 16);
-                        h1041 := shift_left(h1039, to_integer(h1040));
-                        h1042 := to_unsigned(0, 1);
-                        h1043 := to_unsigned(0, 1);
-                        h1043 := to_unsigned(0, 1);
+                        h1038 := to_unsigned(0, 1);
+                        h1039 := to_unsigned(0, 1);
+                        h1039 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1039 := to_unsigned(1, 1);
+                        end if;
+                        h1040 := to_unsigned(0, 1);
+                        h1040 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1040 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1038 := h1039;
+                        else
+                            h1038 := h1040;
+                        end if;
+                        h1041 := unsigned'("00000000000000000000000000000000");
+                        h1041 := e_data;
+                        h1042 := unsigned'("00000000000000000000000000000000");
+                        h1042 := e_data;
+                        h1043 := unsigned'("00000000000000000000000000000000");
+                        h1043 := e_data;
+                        h1044 := to_unsigned(0, 16);
+                        h1044 := to_unsigned(1, 16);
+                        h1045 := to_unsigned(0, 4);
+                        h1045 := w_dte_10(5-1 downto 1);
+                        h1046 := to_unsigned(0, 16);
+                        h1046 := shift_left(h1044, to_integer(h1045));
+                        h1047 := to_unsigned(0, 1);
+                        h1048 := to_unsigned(0, 1);
+                        h1048 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1043 := to_unsigned(1, 1);
-                        end if;
-                        h1044 := to_unsigned(0, 1);
-                        h1045 := to_unsigned(0, 11);
-                        h1046 := unsigned'("00000000000000000000000000000000");
-                        h1046 := e_data;
-                        h1045 := h1046(11-1 downto 0);
-                        h1047 := to_unsigned(0, 1);
-                        h1047 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1047 := to_unsigned(1, 1);
-                        end if;
-                        h1048 := to_unsigned(0, 1);
-                        h1048 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1048 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1045, 0) and to_unsigned(1, 11)) = 1) then
-                            h1044 := h1047;
+                        h1049 := to_unsigned(0, 1);
+                        h1050 := to_unsigned(0, 11);
+                        h1051 := unsigned'("00000000000000000000000000000000");
+                        h1051 := e_data;
+                        h1050 := h1051(11-1 downto 0);
+                        h1052 := to_unsigned(0, 1);
+                        h1052 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1052 := to_unsigned(1, 1);
+                        end if;
+                        h1053 := to_unsigned(0, 1);
+                        h1053 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1053 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1050, 0) and to_unsigned(1, 11)) = 1) then
+                            h1049 := h1052;
                         else
-                            h1044 := h1048;
+                            h1049 := h1053;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1042 := h1043;
+                            h1047 := h1048;
                         else
-                            h1042 := h1044;
+                            h1047 := h1049;
                         end if;
-                        h1049 := to_unsigned(0, 1);
-                        h1050 := to_unsigned(0, 1);
-                        h1050 := to_unsigned(0, 1);
+                        h1054 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1050 := to_unsigned(1, 1);
-                        end if;
-                        h1051 := to_unsigned(0, 1);
-                        h1052 := to_unsigned(0, 11);
-                        h1053 := unsigned'("00000000000000000000000000000000");
-                        h1053 := e_data;
-                        h1052 := h1053(11-1 downto 0);
-                        h1054 := to_unsigned(0, 1);
-                        h1054 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1054 := to_unsigned(1, 1);
-                        end if;
-                        h1055 := to_unsigned(0, 1);
-                        h1055 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1055 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1052, 0) and to_unsigned(1, 11)) = 1) then
-                            h1051 := h1054;
-                        else
-                            h1051 := h1055;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1049 := h1050;
-                        else
-                            h1049 := h1051;
-                        end if;
-                        h1056 := to_unsigned(0, 3);
-                        h1057 := to_unsigned(0, 3);
-                        h1058 := to_unsigned(0, 11);
-                        h1059 := unsigned'("00000000000000000000000000000000");
-                        h1059 := e_data;
-                        h1058 := h1059(11-1 downto 0);
-                        if ((shift_right(h1058, 0) and to_unsigned(1, 11)) = 1) then
-                            h1057 := w_irt_0(37-1 downto 34);
-                        else
-                            h1057 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1056 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1056 := h1057;
+                        h1056 := to_unsigned(0, 1);
+                        h1057 := to_unsigned(0, 11);
+                        h1058 := unsigned'("00000000000000000000000000000000");
+                        h1058 := e_data;
+                        h1057 := h1058(11-1 downto 0);
+                        h1059 := to_unsigned(0, 1);
+                        h1059 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1059 := to_unsigned(1, 1);
                         end if;
                         h1060 := to_unsigned(0, 1);
-                        h1061 := to_unsigned(0, 1);
-                        h1061 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1061 := to_unsigned(1, 1);
+                        h1060 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1060 := to_unsigned(1, 1);
                         end if;
-                        h1062 := to_unsigned(0, 1);
+                        if ((shift_right(h1057, 0) and to_unsigned(1, 11)) = 1) then
+                            h1056 := h1059;
+                        else
+                            h1056 := h1060;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1054 := h1055;
+                        else
+                            h1054 := h1056;
+                        end if;
+                        h1061 := to_unsigned(0, 3);
+                        h1062 := to_unsigned(0, 3);
                         h1063 := to_unsigned(0, 11);
                         h1064 := unsigned'("00000000000000000000000000000000");
                         h1064 := e_data;
                         h1063 := h1064(11-1 downto 0);
-                        h1065 := to_unsigned(0, 1);
-                        h1065 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1065 := to_unsigned(1, 1);
+                        if ((shift_right(h1063, 0) and to_unsigned(1, 11)) = 1) then
+                            h1062 := w_irt_0(37-1 downto 34);
+                        else
+                            h1062 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h1061 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1061 := h1062;
+                        end if;
+                        h1065 := to_unsigned(0, 1);
                         h1066 := to_unsigned(0, 1);
                         h1066 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h1066 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1063, 0) and to_unsigned(1, 11)) = 1) then
-                            h1062 := h1065;
+                        h1067 := to_unsigned(0, 1);
+                        h1068 := to_unsigned(0, 11);
+                        h1069 := unsigned'("00000000000000000000000000000000");
+                        h1069 := e_data;
+                        h1068 := h1069(11-1 downto 0);
+                        h1070 := to_unsigned(0, 1);
+                        h1070 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1070 := to_unsigned(1, 1);
+                        end if;
+                        h1071 := to_unsigned(0, 1);
+                        h1071 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1071 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1068, 0) and to_unsigned(1, 11)) = 1) then
+                            h1067 := h1070;
                         else
-                            h1062 := h1066;
+                            h1067 := h1071;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1060 := h1061;
+                            h1065 := h1066;
                         else
-                            h1060 := h1062;
+                            h1065 := h1067;
                         end if;
-                        h1067 := to_unsigned(0, 1);
-                        h1068 := to_unsigned(0, 1);
-                        h1068 := to_unsigned(0, 1);
+                        h1072 := to_unsigned(0, 1);
+                        h1073 := to_unsigned(0, 1);
+                        h1073 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1068 := to_unsigned(1, 1);
-                        end if;
-                        h1069 := to_unsigned(0, 1);
-                        h1070 := to_unsigned(0, 11);
-                        h1071 := unsigned'("00000000000000000000000000000000");
-                        h1071 := e_data;
-                        h1070 := h1071(11-1 downto 0);
-                        h1072 := to_unsigned(0, 1);
-                        h1072 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1072 := to_unsigned(1, 1);
-                        end if;
-                        h1073 := to_unsigned(0, 1);
-                        h1073 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1073 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1070, 0) and to_unsigned(1, 11)) = 1) then
-                            h1069 := h1072;
+                        h1074 := to_unsigned(0, 1);
+                        h1075 := to_unsigned(0, 11);
+                        h1076 := unsigned'("00000000000000000000000000000000");
+                        h1076 := e_data;
+                        h1075 := h1076(11-1 downto 0);
+                        h1077 := to_unsigned(0, 1);
+                        h1077 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1077 := to_unsigned(1, 1);
+                        end if;
+                        h1078 := to_unsigned(0, 1);
+                        h1078 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1078 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1075, 0) and to_unsigned(1, 11)) = 1) then
+                            h1074 := h1077;
                         else
-                            h1069 := h1073;
+                            h1074 := h1078;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1067 := h1068;
+                            h1072 := h1073;
                         else
-                            h1067 := h1069;
+                            h1072 := h1074;
                         end if;
-                        h1074 := to_unsigned(0, 1);
-                        h1075 := to_unsigned(0, 1);
-                        h1075 := to_unsigned(0, 1);
+                        h1079 := to_unsigned(0, 1);
+                        h1080 := to_unsigned(0, 1);
+                        h1080 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1075 := to_unsigned(1, 1);
-                        end if;
-                        h1076 := to_unsigned(0, 1);
-                        h1077 := to_unsigned(0, 11);
-                        h1078 := unsigned'("00000000000000000000000000000000");
-                        h1078 := e_data;
-                        h1077 := h1078(11-1 downto 0);
-                        h1079 := to_unsigned(0, 1);
-                        h1079 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1079 := to_unsigned(1, 1);
-                        end if;
-                        h1080 := to_unsigned(0, 1);
-                        h1080 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1080 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1077, 0) and to_unsigned(1, 11)) = 1) then
-                            h1076 := h1079;
+                        h1081 := to_unsigned(0, 1);
+                        h1082 := to_unsigned(0, 11);
+                        h1083 := unsigned'("00000000000000000000000000000000");
+                        h1083 := e_data;
+                        h1082 := h1083(11-1 downto 0);
+                        h1084 := to_unsigned(0, 1);
+                        h1084 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1084 := to_unsigned(1, 1);
+                        end if;
+                        h1085 := to_unsigned(0, 1);
+                        h1085 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1085 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1082, 0) and to_unsigned(1, 11)) = 1) then
+                            h1081 := h1084;
                         else
-                            h1076 := h1080;
+                            h1081 := h1085;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1074 := h1075;
+                            h1079 := h1080;
                         else
-                            h1074 := h1076;
+                            h1079 := h1081;
                         end if;
-                        h1030 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1031(11-1 downto 8) = 0) or (h1032(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1033 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1036(11-1 downto 8) = 0) or (h1037(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1038(11-1 downto 0)) < h1041)) or ((not (((h1042 /= 0) and (not (h1049 /= 0))) and (h1056 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1060 /= 0)) and (h1067 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1074 /= 0))))) then
-                            h1030 := to_unsigned(1, 1);
+                        h1035 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1036(11-1 downto 8) = 0) or (h1037(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1038 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1041(11-1 downto 8) = 0) or (h1042(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1043(11-1 downto 0)) < h1046)) or ((not (((h1047 /= 0) and (not (h1054 /= 0))) and (h1061 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1065 /= 0)) and (h1072 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1079 /= 0))))) then
+                            h1035 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h1030;
+                        rec_logged <= h1035;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -9552,245 +9626,245 @@ begin
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h1081 := unsigned'("000000000000000000000000000000000000000000");
-                        h1081 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h1082 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h1082 := (unsigned'(to_unsigned(0, 4) & h1081) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h1083 := unsigned'("00000000000000000000000000000000");
-                        h1083 := e_data;
-                        h1084 := to_unsigned(0, 5);
-                        if bool(r_CONTROL(17)) then
-                            h1084 := to_unsigned(16, 5);
-                        else
-                            h1084 := to_unsigned(4, 5);
-                        end if;
-                        h1085 := to_unsigned(0, 16);
-                        h1085 := resize(unsigned'(to_unsigned(0, 5) & h1083(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h1084), 16);
-                        h1086 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1086 := (unsigned'(to_unsigned(0, 1) & h1082 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h1085));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h1086);
-                        h1087 := to_unsigned(0, 16);
+                        h1086 := unsigned'("000000000000000000000000000000000000000000");
+                        h1086 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h1087 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h1087 := (unsigned'(to_unsigned(0, 4) & h1086) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
                         h1088 := unsigned'("00000000000000000000000000000000");
                         h1088 := e_data;
-                        h1089 := unsigned'("00000000000000000000000000000000");
-                        h1089 := e_data;
-                        h1090 := to_unsigned(0, 1);
-                        h1091 := to_unsigned(0, 1);
-                        h1091 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1091 := to_unsigned(1, 1);
-                        end if;
-                        h1092 := to_unsigned(0, 1);
-                        h1092 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1092 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1090 := h1091;
+                        h1089 := to_unsigned(0, 5);
+                        if bool(r_CONTROL(17)) then
+                            h1089 := to_unsigned(16, 5);
                         else
-                            h1090 := h1092;
+                            h1089 := to_unsigned(4, 5);
                         end if;
+                        h1090 := to_unsigned(0, 16);
+                        h1090 := resize(unsigned'(to_unsigned(0, 5) & h1088(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h1089), 16);
+                        h1091 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h1091 := (unsigned'(to_unsigned(0, 1) & h1087 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h1090));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h1091);
+                        h1092 := to_unsigned(0, 16);
                         h1093 := unsigned'("00000000000000000000000000000000");
                         h1093 := e_data;
                         h1094 := unsigned'("00000000000000000000000000000000");
                         h1094 := e_data;
-                        h1095 := unsigned'("00000000000000000000000000000000");
-                        h1095 := e_data;
-                        h1096 := to_unsigned(0, 16);
-                        h1096 := to_unsigned(1, 16);
-                        h1097 := to_unsigned(0, 4);
-                        h1097 := w_dte_10(5-1 downto 1);
-                        h1098 := to_unsigned(0, 16);
-                        h1098 := shift_left(h1096, to_integer(h1097));
-                        h1099 := to_unsigned(0, 1);
-                        h1100 := to_unsigned(0, 1);
-                        h1100 := to_unsigned(0, 1);
+                        h1095 := to_unsigned(0, 1);
+                        h1096 := to_unsigned(0, 1);
+                        h1096 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1096 := to_unsigned(1, 1);
+                        end if;
+                        h1097 := to_unsigned(0, 1);
+                        h1097 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1097 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1095 := h1096;
+                        else
+                            h1095 := h1097;
+                        end if;
+                        h1098 := unsigned'("00000000000000000000000000000000");
+                        h1098 := e_data;
+                        h1099 := unsigned'("00000000000000000000000000000000");
+                        h1099 := e_data;
+                        h1100 := unsigned'("00000000000000000000000000000000");
+                        h1100 := e_data;
+                        h1101 := to_unsigned(0, 16);
+                        h1101 := to_unsigned(1, 16);
+                        h1102 := to_unsigned(0, 4);
+                        h1102 := w_dte_10(5-1 downto 1);
+                        h1103 := to_unsigned(0, 16);
+                        h1103 := shift_left(h1101, to_integer(h1102));
+                        h1104 := to_unsigned(0, 1);
+                        h1105 := to_unsigned(0, 1);
+                        h1105 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1100 := to_unsigned(1, 1);
-                        end if;
-                        h1101 := to_unsigned(0, 1);
-                        h1102 := to_unsigned(0, 11);
-                        h1103 := unsigned'("00000000000000000000000000000000");
-                        h1103 := e_data;
-                        h1102 := h1103(11-1 downto 0);
-                        h1104 := to_unsigned(0, 1);
-                        h1104 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1104 := to_unsigned(1, 1);
-                        end if;
-                        h1105 := to_unsigned(0, 1);
-                        h1105 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1105 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1102, 0) and to_unsigned(1, 11)) = 1) then
-                            h1101 := h1104;
+                        h1106 := to_unsigned(0, 1);
+                        h1107 := to_unsigned(0, 11);
+                        h1108 := unsigned'("00000000000000000000000000000000");
+                        h1108 := e_data;
+                        h1107 := h1108(11-1 downto 0);
+                        h1109 := to_unsigned(0, 1);
+                        h1109 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1109 := to_unsigned(1, 1);
+                        end if;
+                        h1110 := to_unsigned(0, 1);
+                        h1110 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1110 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1107, 0) and to_unsigned(1, 11)) = 1) then
+                            h1106 := h1109;
                         else
-                            h1101 := h1105;
+                            h1106 := h1110;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1099 := h1100;
+                            h1104 := h1105;
                         else
-                            h1099 := h1101;
+                            h1104 := h1106;
                         end if;
-                        h1106 := to_unsigned(0, 1);
-                        h1107 := to_unsigned(0, 1);
-                        h1107 := to_unsigned(0, 1);
+                        h1111 := to_unsigned(0, 1);
+                        h1112 := to_unsigned(0, 1);
+                        h1112 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1107 := to_unsigned(1, 1);
-                        end if;
-                        h1108 := to_unsigned(0, 1);
-                        h1109 := to_unsigned(0, 11);
-                        h1110 := unsigned'("00000000000000000000000000000000");
-                        h1110 := e_data;
-                        h1109 := h1110(11-1 downto 0);
-                        h1111 := to_unsigned(0, 1);
-                        h1111 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1111 := to_unsigned(1, 1);
-                        end if;
-                        h1112 := to_unsigned(0, 1);
-                        h1112 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1112 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1109, 0) and to_unsigned(1, 11)) = 1) then
-                            h1108 := h1111;
-                        else
-                            h1108 := h1112;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1106 := h1107;
-                        else
-                            h1106 := h1108;
-                        end if;
-                        h1113 := to_unsigned(0, 3);
-                        h1114 := to_unsigned(0, 3);
-                        h1115 := to_unsigned(0, 11);
-                        h1116 := unsigned'("00000000000000000000000000000000");
-                        h1116 := e_data;
-                        h1115 := h1116(11-1 downto 0);
-                        if ((shift_right(h1115, 0) and to_unsigned(1, 11)) = 1) then
-                            h1114 := w_irt_0(37-1 downto 34);
-                        else
-                            h1114 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1113 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1113 := h1114;
+                        h1113 := to_unsigned(0, 1);
+                        h1114 := to_unsigned(0, 11);
+                        h1115 := unsigned'("00000000000000000000000000000000");
+                        h1115 := e_data;
+                        h1114 := h1115(11-1 downto 0);
+                        h1116 := to_unsigned(0, 1);
+                        h1116 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1116 := to_unsigned(1, 1);
                         end if;
                         h1117 := to_unsigned(0, 1);
-                        h1118 := to_unsigned(0, 1);
-                        h1118 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1118 := to_unsigned(1, 1);
+                        h1117 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1117 := to_unsigned(1, 1);
                         end if;
-                        h1119 := to_unsigned(0, 1);
+                        if ((shift_right(h1114, 0) and to_unsigned(1, 11)) = 1) then
+                            h1113 := h1116;
+                        else
+                            h1113 := h1117;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1111 := h1112;
+                        else
+                            h1111 := h1113;
+                        end if;
+                        h1118 := to_unsigned(0, 3);
+                        h1119 := to_unsigned(0, 3);
                         h1120 := to_unsigned(0, 11);
                         h1121 := unsigned'("00000000000000000000000000000000");
                         h1121 := e_data;
                         h1120 := h1121(11-1 downto 0);
-                        h1122 := to_unsigned(0, 1);
-                        h1122 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1122 := to_unsigned(1, 1);
+                        if ((shift_right(h1120, 0) and to_unsigned(1, 11)) = 1) then
+                            h1119 := w_irt_0(37-1 downto 34);
+                        else
+                            h1119 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h1118 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1118 := h1119;
+                        end if;
+                        h1122 := to_unsigned(0, 1);
                         h1123 := to_unsigned(0, 1);
                         h1123 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h1123 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1120, 0) and to_unsigned(1, 11)) = 1) then
-                            h1119 := h1122;
+                        h1124 := to_unsigned(0, 1);
+                        h1125 := to_unsigned(0, 11);
+                        h1126 := unsigned'("00000000000000000000000000000000");
+                        h1126 := e_data;
+                        h1125 := h1126(11-1 downto 0);
+                        h1127 := to_unsigned(0, 1);
+                        h1127 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1127 := to_unsigned(1, 1);
+                        end if;
+                        h1128 := to_unsigned(0, 1);
+                        h1128 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1128 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1125, 0) and to_unsigned(1, 11)) = 1) then
+                            h1124 := h1127;
                         else
-                            h1119 := h1123;
+                            h1124 := h1128;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1117 := h1118;
+                            h1122 := h1123;
                         else
-                            h1117 := h1119;
+                            h1122 := h1124;
                         end if;
-                        h1124 := to_unsigned(0, 1);
-                        h1125 := to_unsigned(0, 1);
-                        h1125 := to_unsigned(0, 1);
+                        h1129 := to_unsigned(0, 1);
+                        h1130 := to_unsigned(0, 1);
+                        h1130 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1125 := to_unsigned(1, 1);
-                        end if;
-                        h1126 := to_unsigned(0, 1);
-                        h1127 := to_unsigned(0, 11);
-                        h1128 := unsigned'("00000000000000000000000000000000");
-                        h1128 := e_data;
-                        h1127 := h1128(11-1 downto 0);
-                        h1129 := to_unsigned(0, 1);
-                        h1129 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1129 := to_unsigned(1, 1);
-                        end if;
-                        h1130 := to_unsigned(0, 1);
-                        h1130 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1130 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1127, 0) and to_unsigned(1, 11)) = 1) then
-                            h1126 := h1129;
+                        h1131 := to_unsigned(0, 1);
+                        h1132 := to_unsigned(0, 11);
+                        h1133 := unsigned'("00000000000000000000000000000000");
+                        h1133 := e_data;
+                        h1132 := h1133(11-1 downto 0);
+                        h1134 := to_unsigned(0, 1);
+                        h1134 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1134 := to_unsigned(1, 1);
+                        end if;
+                        h1135 := to_unsigned(0, 1);
+                        h1135 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1135 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1132, 0) and to_unsigned(1, 11)) = 1) then
+                            h1131 := h1134;
                         else
-                            h1126 := h1130;
+                            h1131 := h1135;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1124 := h1125;
+                            h1129 := h1130;
                         else
-                            h1124 := h1126;
+                            h1129 := h1131;
                         end if;
-                        h1131 := to_unsigned(0, 1);
-                        h1132 := to_unsigned(0, 1);
-                        h1132 := to_unsigned(0, 1);
+                        h1136 := to_unsigned(0, 1);
+                        h1137 := to_unsigned(0, 1);
+                        h1137 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1132 := to_unsigned(1, 1);
-                        end if;
-                        h1133 := to_unsigned(0, 1);
-                        h1134 := to_unsigned(0, 11);
-                        h1135 := unsigned'("00000000000000000000000000000000");
-                        h1135 := e_data;
-                        h1134 := h1135(11-1 downto 0);
-                        h1136 := to_unsigned(0, 1);
-                        h1136 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1136 := to_unsigned(1, 1);
-                        end if;
-                        h1137 := to_unsigned(0, 1);
-                        h1137 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1137 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1134, 0) and to_unsigned(1, 11)) = 1) then
-                            h1133 := h1136;
+                        h1138 := to_unsigned(0, 1);
+                        h1139 := to_unsigned(0, 11);
+                        h1140 := unsigned'("00000000000000000000000000000000");
+                        h1140 := e_data;
+                        h1139 := h1140(11-1 downto 0);
+                        h1141 := to_unsigned(0, 1);
+                        h1141 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1141 := to_unsigned(1, 1);
+                        end if;
+                        h1142 := to_unsigned(0, 1);
+                        h1142 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1142 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1139, 0) and to_unsigned(1, 11)) = 1) then
+                            h1138 := h1141;
                         else
-                            h1133 := h1137;
+                            h1138 := h1142;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1131 := h1132;
+                            h1136 := h1137;
                         else
-                            h1131 := h1133;
+                            h1136 := h1138;
                         end if;
-                        h1138 := to_unsigned(0, 16);
-                        h1138 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1139 := to_unsigned(0, 16);
-                        h1139 := to_unsigned(1, 16);
-                        h1140 := to_unsigned(0, 4);
-                        h1140 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1141 := to_unsigned(0, 16);
-                        h1141 := shift_left(h1139, to_integer(h1140));
-                        h1142 := to_unsigned(0, 17);
-                        h1142 := ((unsigned'(to_unsigned(0, 1) & h1141) + 65536) - 1);
                         h1143 := to_unsigned(0, 16);
-                        h1143 := (h1138 and h1142(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1088(11-1 downto 8) = 0) or (h1089(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1090 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1093(11-1 downto 8) = 0) or (h1094(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1095(11-1 downto 0)) < h1098)) or ((not (((h1099 /= 0) and (not (h1106 /= 0))) and (h1113 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1117 /= 0)) and (h1124 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1131 /= 0))))) then
-                            h1087 := h1143;
+                        h1143 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1144 := to_unsigned(0, 16);
+                        h1144 := to_unsigned(1, 16);
+                        h1145 := to_unsigned(0, 4);
+                        h1145 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1146 := to_unsigned(0, 16);
+                        h1146 := shift_left(h1144, to_integer(h1145));
+                        h1147 := to_unsigned(0, 17);
+                        h1147 := ((unsigned'(to_unsigned(0, 1) & h1146) + 65536) - 1);
+                        h1148 := to_unsigned(0, 16);
+                        h1148 := (h1143 and h1147(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1093(11-1 downto 8) = 0) or (h1094(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1095 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1098(11-1 downto 8) = 0) or (h1099(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1100(11-1 downto 0)) < h1103)) or ((not (((h1104 /= 0) and (not (h1111 /= 0))) and (h1118 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1122 /= 0)) and (h1129 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1136 /= 0))))) then
+                            h1092 := h1148;
                         else
-                            h1087 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h1092 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1087 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1092 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -9799,128 +9873,128 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1171(11-1 downto 8) = 0) or (h1172(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1173(11-1 downto 0)) < h1176)) and (((h1177 /= 0) and (not (h1184 /= 0))) and (h1191 <= 1))) then
-                        status <= to_unsigned(20, 8);
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1176(11-1 downto 8) = 0) or (h1177(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1178(11-1 downto 0)) < h1181)) and (((h1182 /= 0) and (not (h1189 /= 0))) and (h1196 <= 1))) then
+                        status <= to_unsigned(21, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h1144 := to_unsigned(0, 8);
-                        h1145 := to_unsigned(0, 8);
-                        h1146 := to_unsigned(0, 11);
-                        h1147 := unsigned'("00000000000000000000000000000000");
-                        h1147 := e_data;
-                        h1146 := h1147(11-1 downto 0);
-                        if ((shift_right(h1146, 0) and to_unsigned(1, 11)) = 1) then
-                            h1145 := w_irt_0(56-1 downto 48);
-                        else
-                            h1145 := w_irt_0(24-1 downto 16);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1144 := w_irt_ga_8(8-1 downto 0);
-                        else
-                            h1144 := h1145;
-                        end if;
-                        rec_vector <= h1144;
-                        h1148 := unsigned'("00000000000000000000000000000000");
-                        h1149 := unsigned'("00000000000000000000000000000000");
-                        h1149 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1149 := to_unsigned(0, 8);
                         h1150 := to_unsigned(0, 8);
                         h1151 := to_unsigned(0, 11);
                         h1152 := unsigned'("00000000000000000000000000000000");
                         h1152 := e_data;
                         h1151 := h1152(11-1 downto 0);
                         if ((shift_right(h1151, 0) and to_unsigned(1, 11)) = 1) then
-                            h1150 := w_irt_0(48-1 downto 40);
+                            h1150 := w_irt_0(56-1 downto 48);
                         else
-                            h1150 := w_irt_0(16-1 downto 8);
+                            h1150 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1148 := h1149;
+                            h1149 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1148 := unsigned'(to_unsigned(0, 24) & h1150);
+                            h1149 := h1150;
                         end if;
-                        rec_destination <= h1148;
-                        h1153 := to_unsigned(0, 1);
-                        h1154 := to_unsigned(0, 1);
-                        h1154 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(6)) then
-                            h1154 := to_unsigned(1, 1);
-                        end if;
-                        h1155 := to_unsigned(0, 1);
+                        rec_vector <= h1149;
+                        h1153 := unsigned'("00000000000000000000000000000000");
+                        h1154 := unsigned'("00000000000000000000000000000000");
+                        h1154 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1155 := to_unsigned(0, 8);
                         h1156 := to_unsigned(0, 11);
                         h1157 := unsigned'("00000000000000000000000000000000");
                         h1157 := e_data;
                         h1156 := h1157(11-1 downto 0);
-                        h1158 := to_unsigned(0, 1);
-                        h1158 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h1158 := to_unsigned(1, 1);
-                        end if;
-                        h1159 := to_unsigned(0, 1);
-                        h1159 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h1159 := to_unsigned(1, 1);
-                        end if;
                         if ((shift_right(h1156, 0) and to_unsigned(1, 11)) = 1) then
-                            h1155 := h1158;
+                            h1155 := w_irt_0(48-1 downto 40);
                         else
-                            h1155 := h1159;
+                            h1155 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
                             h1153 := h1154;
                         else
-                            h1153 := h1155;
+                            h1153 := unsigned'(to_unsigned(0, 24) & h1155);
                         end if;
-                        rec_dest_mode <= h1153;
-                        h1160 := to_unsigned(0, 3);
-                        h1161 := to_unsigned(0, 3);
-                        h1162 := to_unsigned(0, 11);
-                        h1163 := unsigned'("00000000000000000000000000000000");
-                        h1163 := e_data;
-                        h1162 := h1163(11-1 downto 0);
-                        if ((shift_right(h1162, 0) and to_unsigned(1, 11)) = 1) then
-                            h1161 := w_irt_0(37-1 downto 34);
+                        rec_destination <= h1153;
+                        h1158 := to_unsigned(0, 1);
+                        h1159 := to_unsigned(0, 1);
+                        h1159 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h1159 := to_unsigned(1, 1);
+                        end if;
+                        h1160 := to_unsigned(0, 1);
+                        h1161 := to_unsigned(0, 11);
+                        h1162 := unsigned'("00000000000000000000000000000000");
+                        h1162 := e_data;
+                        h1161 := h1162(11-1 downto 0);
+                        h1163 := to_unsigned(0, 1);
+                        h1163 := to_unsigned(0, 1);
+                        if bool(w_irt_0(38)) then
+                            h1163 := to_unsigned(1, 1);
+                        end if;
+                        h1164 := to_unsigned(0, 1);
+                        h1164 := to_unsigned(0, 1);
+                        if bool(w_irt_0(6)) then
+                            h1164 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1161, 0) and to_unsigned(1, 11)) = 1) then
+                            h1160 := h1163;
                         else
-                            h1161 := w_irt_0(5-1 downto 2);
+                            h1160 := h1164;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1160 := w_irt_ga_0(5-1 downto 2);
+                            h1158 := h1159;
                         else
-                            h1160 := h1161;
+                            h1158 := h1160;
                         end if;
-                        rec_int_type <= h1160;
-                        h1164 := to_unsigned(0, 1);
-                        h1165 := to_unsigned(0, 1);
-                        h1165 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(5)) then
-                            h1165 := to_unsigned(1, 1);
-                        end if;
-                        h1166 := to_unsigned(0, 1);
+                        rec_dest_mode <= h1158;
+                        h1165 := to_unsigned(0, 3);
+                        h1166 := to_unsigned(0, 3);
                         h1167 := to_unsigned(0, 11);
                         h1168 := unsigned'("00000000000000000000000000000000");
                         h1168 := e_data;
                         h1167 := h1168(11-1 downto 0);
-                        h1169 := to_unsigned(0, 1);
-                        h1169 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h1169 := to_unsigned(1, 1);
-                        end if;
-                        h1170 := to_unsigned(0, 1);
-                        h1170 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h1170 := to_unsigned(1, 1);
-                        end if;
                         if ((shift_right(h1167, 0) and to_unsigned(1, 11)) = 1) then
-                            h1166 := h1169;
+                            h1166 := w_irt_0(37-1 downto 34);
                         else
-                            h1166 := h1170;
+                            h1166 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1164 := h1165;
+                            h1165 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1164 := h1166;
+                            h1165 := h1166;
                         end if;
-                        rec_rq_eoi <= h1164;
+                        rec_int_type <= h1165;
+                        h1169 := to_unsigned(0, 1);
+                        h1170 := to_unsigned(0, 1);
+                        h1170 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(5)) then
+                            h1170 := to_unsigned(1, 1);
+                        end if;
+                        h1171 := to_unsigned(0, 1);
+                        h1172 := to_unsigned(0, 11);
+                        h1173 := unsigned'("00000000000000000000000000000000");
+                        h1173 := e_data;
+                        h1172 := h1173(11-1 downto 0);
+                        h1174 := to_unsigned(0, 1);
+                        h1174 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h1174 := to_unsigned(1, 1);
+                        end if;
+                        h1175 := to_unsigned(0, 1);
+                        h1175 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h1175 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1172, 0) and to_unsigned(1, 11)) = 1) then
+                            h1171 := h1174;
+                        else
+                            h1171 := h1175;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1169 := h1170;
+                        else
+                            h1169 := h1171;
+                        end if;
+                        rec_rq_eoi <= h1169;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -9934,47 +10008,47 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1215(11-1 downto 8) = 0) or (h1216(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1217(11-1 downto 0)) < h1220)) and ((bool(r_CONTROL(17)) and (h1221 /= 0)) and (h1228 /= 0))) then
-                        status <= to_unsigned(21, 8);
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1220(11-1 downto 8) = 0) or (h1221(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1222(11-1 downto 0)) < h1225)) and ((bool(r_CONTROL(17)) and (h1226 /= 0)) and (h1233 /= 0))) then
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h1195 := to_unsigned(0, 8);
-                        h1196 := to_unsigned(0, 8);
-                        h1197 := to_unsigned(0, 11);
-                        h1198 := unsigned'("00000000000000000000000000000000");
-                        h1198 := e_data;
-                        h1197 := h1198(11-1 downto 0);
-                        if ((shift_right(h1197, 0) and to_unsigned(1, 11)) = 1) then
-                            h1196 := w_irt_0(56-1 downto 48);
-                        else
-                            h1196 := w_irt_0(24-1 downto 16);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1195 := w_irt_ga_8(8-1 downto 0);
-                        else
-                            h1195 := h1196;
-                        end if;
-                        rec_vector <= h1195;
-                        h1199 := unsigned'("00000000000000000000000000000000");
-                        h1200 := unsigned'("00000000000000000000000000000000");
-                        h1200 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1200 := to_unsigned(0, 8);
                         h1201 := to_unsigned(0, 8);
                         h1202 := to_unsigned(0, 11);
                         h1203 := unsigned'("00000000000000000000000000000000");
                         h1203 := e_data;
                         h1202 := h1203(11-1 downto 0);
                         if ((shift_right(h1202, 0) and to_unsigned(1, 11)) = 1) then
-                            h1201 := w_irt_0(48-1 downto 40);
+                            h1201 := w_irt_0(56-1 downto 48);
                         else
-                            h1201 := w_irt_0(16-1 downto 8);
+                            h1201 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1199 := h1200;
+                            h1200 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1199 := unsigned'(to_unsigned(0, 24) & h1201);
+                            h1200 := h1201;
                         end if;
-                        rec_destination <= h1199;
+                        rec_vector <= h1200;
+                        h1204 := unsigned'("00000000000000000000000000000000");
+                        h1205 := unsigned'("00000000000000000000000000000000");
+                        h1205 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1206 := to_unsigned(0, 8);
+                        h1207 := to_unsigned(0, 11);
+                        h1208 := unsigned'("00000000000000000000000000000000");
+                        h1208 := e_data;
+                        h1207 := h1208(11-1 downto 0);
+                        if ((shift_right(h1207, 0) and to_unsigned(1, 11)) = 1) then
+                            h1206 := w_irt_0(48-1 downto 40);
+                        else
+                            h1206 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1204 := h1205;
+                        else
+                            h1204 := unsigned'(to_unsigned(0, 24) & h1206);
+                        end if;
+                        rec_destination <= h1204;
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -9987,48 +10061,48 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
                         rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
-                        h1204 := to_unsigned(0, 1);
-                        h1204 := to_unsigned(0, 1);
+                        h1209 := to_unsigned(0, 1);
+                        h1209 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(6)) then
-                            h1204 := to_unsigned(1, 1);
+                            h1209 := to_unsigned(1, 1);
                         end if;
-                        rec_is_run <= h1204;
-                        h1205 := to_unsigned(0, 1);
-                        h1205 := to_unsigned(0, 1);
+                        rec_is_run <= h1209;
+                        h1210 := to_unsigned(0, 1);
+                        h1210 := to_unsigned(0, 1);
                         if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
-                            h1205 := to_unsigned(1, 1);
+                            h1210 := to_unsigned(1, 1);
                         end if;
-                        rec_ga_log <= h1205;
-                        h1206 := unsigned'("00000000000000000000000000000000");
-                        h1206 := to_unsigned(1, 32);
-                        h1207 := to_unsigned(0, 5);
-                        h1208 := to_unsigned(0, 8);
-                        h1209 := to_unsigned(0, 8);
-                        h1210 := to_unsigned(0, 8);
-                        h1211 := to_unsigned(0, 11);
-                        h1212 := unsigned'("00000000000000000000000000000000");
-                        h1212 := e_data;
-                        h1211 := h1212(11-1 downto 0);
-                        if ((shift_right(h1211, 0) and to_unsigned(1, 11)) = 1) then
-                            h1210 := w_irt_0(56-1 downto 48);
+                        rec_ga_log <= h1210;
+                        h1211 := unsigned'("00000000000000000000000000000000");
+                        h1211 := to_unsigned(1, 32);
+                        h1212 := to_unsigned(0, 5);
+                        h1213 := to_unsigned(0, 8);
+                        h1214 := to_unsigned(0, 8);
+                        h1215 := to_unsigned(0, 8);
+                        h1216 := to_unsigned(0, 11);
+                        h1217 := unsigned'("00000000000000000000000000000000");
+                        h1217 := e_data;
+                        h1216 := h1217(11-1 downto 0);
+                        if ((shift_right(h1216, 0) and to_unsigned(1, 11)) = 1) then
+                            h1215 := w_irt_0(56-1 downto 48);
                         else
-                            h1210 := w_irt_0(24-1 downto 16);
+                            h1215 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1209 := w_irt_ga_8(8-1 downto 0);
+                            h1214 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1209 := h1210;
+                            h1214 := h1215;
                         end if;
-                        h1208 := h1209;
-                        h1207 := h1208(5-1 downto 0);
-                        h1213 := unsigned'("00000000000000000000000000000000");
-                        h1213 := shift_left(h1206, to_integer(h1207));
-                        h1214 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1214 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1213));
-                        rec_irr <= h1214;
+                        h1213 := h1214;
+                        h1212 := h1213(5-1 downto 0);
+                        h1218 := unsigned'("00000000000000000000000000000000");
+                        h1218 := shift_left(h1211, to_integer(h1212));
+                        h1219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1219 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1218));
+                        rec_irr <= h1219;
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1367(11-1 downto 8) = 0) or (h1368(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1369(11-1 downto 0)) < h1372)) or ((not (((h1373 /= 0) and (not (h1380 /= 0))) and (h1387 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1391 /= 0)) and (h1398 /= 0)))))) then
-                        status <= to_unsigned(22, 8);
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1372(11-1 downto 8) = 0) or (h1373(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1374(11-1 downto 0)) < h1377)) or ((not (((h1378 /= 0) and (not (h1385 /= 0))) and (h1392 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1396 /= 0)) and (h1403 /= 0)))))) then
+                        status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -10038,534 +10112,534 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h1235 := to_unsigned(0, 1);
-                        h1236 := unsigned'("00000000000000000000000000000000");
-                        h1236 := e_data;
-                        h1237 := unsigned'("00000000000000000000000000000000");
-                        h1237 := e_data;
-                        h1238 := to_unsigned(0, 1);
-                        h1239 := to_unsigned(0, 1);
-                        h1239 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1239 := to_unsigned(1, 1);
-                        end if;
                         h1240 := to_unsigned(0, 1);
-                        h1240 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1240 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1238 := h1239;
-                        else
-                            h1238 := h1240;
-                        end if;
                         h1241 := unsigned'("00000000000000000000000000000000");
                         h1241 := e_data;
                         h1242 := unsigned'("00000000000000000000000000000000");
                         h1242 := e_data;
-                        h1243 := unsigned'("00000000000000000000000000000000");
-                        h1243 := e_data;
-                        h1244 := to_unsigned(0, 16);
-                        h1244 := to_unsigned(1, 16);
-                        h1245 := to_unsigned(0, 4);
-                        h1245 := w_dte_10(5-1 downto 1);
-                        h1246 := to_unsigned(0, 16);
-                        h1246 := shift_left(h1244, to_integer(h1245));
-                        h1247 := to_unsigned(0, 1);
-                        h1248 := to_unsigned(0, 1);
-                        h1248 := to_unsigned(0, 1);
+                        h1243 := to_unsigned(0, 1);
+                        h1244 := to_unsigned(0, 1);
+                        h1244 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1244 := to_unsigned(1, 1);
+                        end if;
+                        h1245 := to_unsigned(0, 1);
+                        h1245 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1245 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1243 := h1244;
+                        else
+                            h1243 := h1245;
+                        end if;
+                        h1246 := unsigned'("00000000000000000000000000000000");
+                        h1246 := e_data;
+                        h1247 := unsigned'("00000000000000000000000000000000");
+                        h1247 := e_data;
+                        h1248 := unsigned'("00000000000000000000000000000000");
+                        h1248 := e_data;
+                        h1249 := to_unsigned(0, 16);
+                        h1249 := to_unsigned(1, 16);
+                        h1250 := to_unsigned(0, 4);
+                        h1250 := w_dte_10(5-1 downto 1);
+                        h1251 := to_unsigned(0, 16);
+                        h1251 := shift_left(h1249, to_integer(h1250));
+                        h1252 := to_unsigned(0, 1);
+                        h1253 := to_unsigned(0, 1);
+                        h1253 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1248 := to_unsigned(1, 1);
-                        end if;
-                        h1249 := to_unsigned(0, 1);
-                        h1250 := to_unsigned(0, 11);
-                        h1251 := unsigned'("00000000000000000000000000000000");
-                        h1251 := e_data;
-                        h1250 := h1251(11-1 downto 0);
-                        h1252 := to_unsigned(0, 1);
-                        h1252 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1252 := to_unsigned(1, 1);
-                        end if;
-                        h1253 := to_unsigned(0, 1);
-                        h1253 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1253 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1250, 0) and to_unsigned(1, 11)) = 1) then
-                            h1249 := h1252;
+                        h1254 := to_unsigned(0, 1);
+                        h1255 := to_unsigned(0, 11);
+                        h1256 := unsigned'("00000000000000000000000000000000");
+                        h1256 := e_data;
+                        h1255 := h1256(11-1 downto 0);
+                        h1257 := to_unsigned(0, 1);
+                        h1257 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1257 := to_unsigned(1, 1);
+                        end if;
+                        h1258 := to_unsigned(0, 1);
+                        h1258 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1258 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1255, 0) and to_unsigned(1, 11)) = 1) then
+                            h1254 := h1257;
                         else
-                            h1249 := h1253;
+                            h1254 := h1258;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1247 := h1248;
+                            h1252 := h1253;
                         else
-                            h1247 := h1249;
+                            h1252 := h1254;
                         end if;
-                        h1254 := to_unsigned(0, 1);
-                        h1255 := to_unsigned(0, 1);
-                        h1255 := to_unsigned(0, 1);
+                        h1259 := to_unsigned(0, 1);
+                        h1260 := to_unsigned(0, 1);
+                        h1260 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1255 := to_unsigned(1, 1);
-                        end if;
-                        h1256 := to_unsigned(0, 1);
-                        h1257 := to_unsigned(0, 11);
-                        h1258 := unsigned'("00000000000000000000000000000000");
-                        h1258 := e_data;
-                        h1257 := h1258(11-1 downto 0);
-                        h1259 := to_unsigned(0, 1);
-                        h1259 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1259 := to_unsigned(1, 1);
-                        end if;
-                        h1260 := to_unsigned(0, 1);
-                        h1260 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1260 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1257, 0) and to_unsigned(1, 11)) = 1) then
-                            h1256 := h1259;
-                        else
-                            h1256 := h1260;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1254 := h1255;
-                        else
-                            h1254 := h1256;
-                        end if;
-                        h1261 := to_unsigned(0, 3);
-                        h1262 := to_unsigned(0, 3);
-                        h1263 := to_unsigned(0, 11);
-                        h1264 := unsigned'("00000000000000000000000000000000");
-                        h1264 := e_data;
-                        h1263 := h1264(11-1 downto 0);
-                        if ((shift_right(h1263, 0) and to_unsigned(1, 11)) = 1) then
-                            h1262 := w_irt_0(37-1 downto 34);
-                        else
-                            h1262 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1261 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1261 := h1262;
+                        h1261 := to_unsigned(0, 1);
+                        h1262 := to_unsigned(0, 11);
+                        h1263 := unsigned'("00000000000000000000000000000000");
+                        h1263 := e_data;
+                        h1262 := h1263(11-1 downto 0);
+                        h1264 := to_unsigned(0, 1);
+                        h1264 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1264 := to_unsigned(1, 1);
                         end if;
                         h1265 := to_unsigned(0, 1);
-                        h1266 := to_unsigned(0, 1);
-                        h1266 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1266 := to_unsigned(1, 1);
+                        h1265 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1265 := to_unsigned(1, 1);
                         end if;
-                        h1267 := to_unsigned(0, 1);
+                        if ((shift_right(h1262, 0) and to_unsigned(1, 11)) = 1) then
+                            h1261 := h1264;
+                        else
+                            h1261 := h1265;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1259 := h1260;
+                        else
+                            h1259 := h1261;
+                        end if;
+                        h1266 := to_unsigned(0, 3);
+                        h1267 := to_unsigned(0, 3);
                         h1268 := to_unsigned(0, 11);
                         h1269 := unsigned'("00000000000000000000000000000000");
                         h1269 := e_data;
                         h1268 := h1269(11-1 downto 0);
-                        h1270 := to_unsigned(0, 1);
-                        h1270 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1270 := to_unsigned(1, 1);
+                        if ((shift_right(h1268, 0) and to_unsigned(1, 11)) = 1) then
+                            h1267 := w_irt_0(37-1 downto 34);
+                        else
+                            h1267 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h1266 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1266 := h1267;
+                        end if;
+                        h1270 := to_unsigned(0, 1);
                         h1271 := to_unsigned(0, 1);
                         h1271 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h1271 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1268, 0) and to_unsigned(1, 11)) = 1) then
-                            h1267 := h1270;
+                        h1272 := to_unsigned(0, 1);
+                        h1273 := to_unsigned(0, 11);
+                        h1274 := unsigned'("00000000000000000000000000000000");
+                        h1274 := e_data;
+                        h1273 := h1274(11-1 downto 0);
+                        h1275 := to_unsigned(0, 1);
+                        h1275 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1275 := to_unsigned(1, 1);
+                        end if;
+                        h1276 := to_unsigned(0, 1);
+                        h1276 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1276 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1273, 0) and to_unsigned(1, 11)) = 1) then
+                            h1272 := h1275;
                         else
-                            h1267 := h1271;
+                            h1272 := h1276;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1265 := h1266;
+                            h1270 := h1271;
                         else
-                            h1265 := h1267;
+                            h1270 := h1272;
                         end if;
-                        h1272 := to_unsigned(0, 1);
-                        h1273 := to_unsigned(0, 1);
-                        h1273 := to_unsigned(0, 1);
+                        h1277 := to_unsigned(0, 1);
+                        h1278 := to_unsigned(0, 1);
+                        h1278 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1273 := to_unsigned(1, 1);
-                        end if;
-                        h1274 := to_unsigned(0, 1);
-                        h1275 := to_unsigned(0, 11);
-                        h1276 := unsigned'("00000000000000000000000000000000");
-                        h1276 := e_data;
-                        h1275 := h1276(11-1 downto 0);
-                        h1277 := to_unsigned(0, 1);
-                        h1277 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1277 := to_unsigned(1, 1);
-                        end if;
-                        h1278 := to_unsigned(0, 1);
-                        h1278 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1278 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1275, 0) and to_unsigned(1, 11)) = 1) then
-                            h1274 := h1277;
+                        h1279 := to_unsigned(0, 1);
+                        h1280 := to_unsigned(0, 11);
+                        h1281 := unsigned'("00000000000000000000000000000000");
+                        h1281 := e_data;
+                        h1280 := h1281(11-1 downto 0);
+                        h1282 := to_unsigned(0, 1);
+                        h1282 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1282 := to_unsigned(1, 1);
+                        end if;
+                        h1283 := to_unsigned(0, 1);
+                        h1283 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1283 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1280, 0) and to_unsigned(1, 11)) = 1) then
+                            h1279 := h1282;
                         else
-                            h1274 := h1278;
+                            h1279 := h1283;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1272 := h1273;
+                            h1277 := h1278;
                         else
-                            h1272 := h1274;
+                            h1277 := h1279;
                         end if;
-                        h1279 := to_unsigned(0, 1);
-                        h1280 := to_unsigned(0, 1);
-                        h1280 := to_unsigned(0, 1);
+                        h1284 := to_unsigned(0, 1);
+                        h1285 := to_unsigned(0, 1);
+                        h1285 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1280 := to_unsigned(1, 1);
-                        end if;
-                        h1281 := to_unsigned(0, 1);
-                        h1282 := to_unsigned(0, 11);
-                        h1283 := unsigned'("00000000000000000000000000000000");
-                        h1283 := e_data;
-                        h1282 := h1283(11-1 downto 0);
-                        h1284 := to_unsigned(0, 1);
-                        h1284 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1284 := to_unsigned(1, 1);
-                        end if;
-                        h1285 := to_unsigned(0, 1);
-                        h1285 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1285 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1282, 0) and to_unsigned(1, 11)) = 1) then
-                            h1281 := h1284;
+                        h1286 := to_unsigned(0, 1);
+                        h1287 := to_unsigned(0, 11);
+                        h1288 := unsigned'("00000000000000000000000000000000");
+                        h1288 := e_data;
+                        h1287 := h1288(11-1 downto 0);
+                        h1289 := to_unsigned(0, 1);
+                        h1289 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1289 := to_unsigned(1, 1);
+                        end if;
+                        h1290 := to_unsigned(0, 1);
+                        h1290 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1290 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1287, 0) and to_unsigned(1, 11)) = 1) then
+                            h1286 := h1289;
                         else
-                            h1281 := h1285;
+                            h1286 := h1290;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1279 := h1280;
+                            h1284 := h1285;
                         else
-                            h1279 := h1281;
+                            h1284 := h1286;
                         end if;
-                        h1235 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1236(11-1 downto 8) = 0) or (h1237(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1238 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1241(11-1 downto 8) = 0) or (h1242(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1243(11-1 downto 0)) < h1246)) or ((not (((h1247 /= 0) and (not (h1254 /= 0))) and (h1261 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1265 /= 0)) and (h1272 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1279 /= 0))))) then
-                            h1235 := to_unsigned(1, 1);
+                        h1240 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1241(11-1 downto 8) = 0) or (h1242(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1243 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1246(11-1 downto 8) = 0) or (h1247(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1248(11-1 downto 0)) < h1251)) or ((not (((h1252 /= 0) and (not (h1259 /= 0))) and (h1266 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1270 /= 0)) and (h1277 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1284 /= 0))))) then
+                            h1240 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h1235;
+                        rec_logged <= h1240;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h1286 := to_unsigned(0, 1);
-                        h1287 := unsigned'("00000000000000000000000000000000");
-                        h1287 := e_data;
-                        h1288 := to_unsigned(0, 16);
-                        h1288 := to_unsigned(1, 16);
-                        h1289 := to_unsigned(0, 4);
-                        h1289 := w_dte_10(5-1 downto 1);
-                        h1290 := to_unsigned(0, 16);
-                        h1290 := shift_left(h1288, to_integer(h1289));
                         h1291 := to_unsigned(0, 1);
-                        h1292 := to_unsigned(0, 1);
-                        h1292 := to_unsigned(0, 1);
+                        h1292 := unsigned'("00000000000000000000000000000000");
+                        h1292 := e_data;
+                        h1293 := to_unsigned(0, 16);
+                        h1293 := to_unsigned(1, 16);
+                        h1294 := to_unsigned(0, 4);
+                        h1294 := w_dte_10(5-1 downto 1);
+                        h1295 := to_unsigned(0, 16);
+                        h1295 := shift_left(h1293, to_integer(h1294));
+                        h1296 := to_unsigned(0, 1);
+                        h1297 := to_unsigned(0, 1);
+                        h1297 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1292 := to_unsigned(1, 1);
-                        end if;
-                        h1293 := to_unsigned(0, 1);
-                        h1294 := to_unsigned(0, 11);
-                        h1295 := unsigned'("00000000000000000000000000000000");
-                        h1295 := e_data;
-                        h1294 := h1295(11-1 downto 0);
-                        h1296 := to_unsigned(0, 1);
-                        h1296 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1296 := to_unsigned(1, 1);
-                        end if;
-                        h1297 := to_unsigned(0, 1);
-                        h1297 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1297 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1294, 0) and to_unsigned(1, 11)) = 1) then
-                            h1293 := h1296;
+                        h1298 := to_unsigned(0, 1);
+                        h1299 := to_unsigned(0, 11);
+                        h1300 := unsigned'("00000000000000000000000000000000");
+                        h1300 := e_data;
+                        h1299 := h1300(11-1 downto 0);
+                        h1301 := to_unsigned(0, 1);
+                        h1301 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1301 := to_unsigned(1, 1);
+                        end if;
+                        h1302 := to_unsigned(0, 1);
+                        h1302 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1302 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1299, 0) and to_unsigned(1, 11)) = 1) then
+                            h1298 := h1301;
                         else
-                            h1293 := h1297;
+                            h1298 := h1302;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1291 := h1292;
+                            h1296 := h1297;
                         else
-                            h1291 := h1293;
+                            h1296 := h1298;
                         end if;
-                        h1286 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1287(11-1 downto 0)) < h1290) and (h1291 /= 0)) then
-                            h1286 := to_unsigned(1, 1);
+                        h1291 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1292(11-1 downto 0)) < h1295) and (h1296 /= 0)) then
+                            h1291 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h1286;
-                        h1298 := to_unsigned(0, 1);
-                        h1299 := unsigned'("00000000000000000000000000000000");
-                        h1299 := e_data;
-                        h1300 := to_unsigned(0, 16);
-                        h1300 := to_unsigned(1, 16);
-                        h1301 := to_unsigned(0, 4);
-                        h1301 := w_dte_10(5-1 downto 1);
-                        h1302 := to_unsigned(0, 16);
-                        h1302 := shift_left(h1300, to_integer(h1301));
+                        v_wide(53-1 downto 52) := h1291;
                         h1303 := to_unsigned(0, 1);
-                        h1304 := to_unsigned(0, 1);
-                        h1304 := to_unsigned(0, 1);
+                        h1304 := unsigned'("00000000000000000000000000000000");
+                        h1304 := e_data;
+                        h1305 := to_unsigned(0, 16);
+                        h1305 := to_unsigned(1, 16);
+                        h1306 := to_unsigned(0, 4);
+                        h1306 := w_dte_10(5-1 downto 1);
+                        h1307 := to_unsigned(0, 16);
+                        h1307 := shift_left(h1305, to_integer(h1306));
+                        h1308 := to_unsigned(0, 1);
+                        h1309 := to_unsigned(0, 1);
+                        h1309 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1304 := to_unsigned(1, 1);
-                        end if;
-                        h1305 := to_unsigned(0, 1);
-                        h1306 := to_unsigned(0, 11);
-                        h1307 := unsigned'("00000000000000000000000000000000");
-                        h1307 := e_data;
-                        h1306 := h1307(11-1 downto 0);
-                        h1308 := to_unsigned(0, 1);
-                        h1308 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1308 := to_unsigned(1, 1);
-                        end if;
-                        h1309 := to_unsigned(0, 1);
-                        h1309 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1309 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1306, 0) and to_unsigned(1, 11)) = 1) then
-                            h1305 := h1308;
+                        h1310 := to_unsigned(0, 1);
+                        h1311 := to_unsigned(0, 11);
+                        h1312 := unsigned'("00000000000000000000000000000000");
+                        h1312 := e_data;
+                        h1311 := h1312(11-1 downto 0);
+                        h1313 := to_unsigned(0, 1);
+                        h1313 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1313 := to_unsigned(1, 1);
+                        end if;
+                        h1314 := to_unsigned(0, 1);
+                        h1314 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1314 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1311, 0) and to_unsigned(1, 11)) = 1) then
+                            h1310 := h1313;
                         else
-                            h1305 := h1309;
+                            h1310 := h1314;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1303 := h1304;
+                            h1308 := h1309;
                         else
-                            h1303 := h1305;
+                            h1308 := h1310;
                         end if;
-                        h1298 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1299(11-1 downto 0)) < h1302) and (h1303 /= 0)) then
-                            h1298 := to_unsigned(1, 1);
+                        h1303 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1304(11-1 downto 0)) < h1307) and (h1308 /= 0)) then
+                            h1303 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h1298;
+                        v_wide(56-1 downto 55) := h1303;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h1310 := to_unsigned(0, 16);
-                        h1311 := unsigned'("00000000000000000000000000000000");
-                        h1311 := e_data;
-                        h1312 := unsigned'("00000000000000000000000000000000");
-                        h1312 := e_data;
-                        h1313 := to_unsigned(0, 1);
-                        h1314 := to_unsigned(0, 1);
-                        h1314 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1314 := to_unsigned(1, 1);
-                        end if;
-                        h1315 := to_unsigned(0, 1);
-                        h1315 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1315 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1313 := h1314;
-                        else
-                            h1313 := h1315;
-                        end if;
+                        h1315 := to_unsigned(0, 16);
                         h1316 := unsigned'("00000000000000000000000000000000");
                         h1316 := e_data;
                         h1317 := unsigned'("00000000000000000000000000000000");
                         h1317 := e_data;
-                        h1318 := unsigned'("00000000000000000000000000000000");
-                        h1318 := e_data;
-                        h1319 := to_unsigned(0, 16);
-                        h1319 := to_unsigned(1, 16);
-                        h1320 := to_unsigned(0, 4);
-                        h1320 := w_dte_10(5-1 downto 1);
-                        h1321 := to_unsigned(0, 16);
-                        h1321 := shift_left(h1319, to_integer(h1320));
-                        h1322 := to_unsigned(0, 1);
-                        h1323 := to_unsigned(0, 1);
-                        h1323 := to_unsigned(0, 1);
+                        h1318 := to_unsigned(0, 1);
+                        h1319 := to_unsigned(0, 1);
+                        h1319 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1319 := to_unsigned(1, 1);
+                        end if;
+                        h1320 := to_unsigned(0, 1);
+                        h1320 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1320 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1318 := h1319;
+                        else
+                            h1318 := h1320;
+                        end if;
+                        h1321 := unsigned'("00000000000000000000000000000000");
+                        h1321 := e_data;
+                        h1322 := unsigned'("00000000000000000000000000000000");
+                        h1322 := e_data;
+                        h1323 := unsigned'("00000000000000000000000000000000");
+                        h1323 := e_data;
+                        h1324 := to_unsigned(0, 16);
+                        h1324 := to_unsigned(1, 16);
+                        h1325 := to_unsigned(0, 4);
+                        h1325 := w_dte_10(5-1 downto 1);
+                        h1326 := to_unsigned(0, 16);
+                        h1326 := shift_left(h1324, to_integer(h1325));
+                        h1327 := to_unsigned(0, 1);
+                        h1328 := to_unsigned(0, 1);
+                        h1328 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1323 := to_unsigned(1, 1);
-                        end if;
-                        h1324 := to_unsigned(0, 1);
-                        h1325 := to_unsigned(0, 11);
-                        h1326 := unsigned'("00000000000000000000000000000000");
-                        h1326 := e_data;
-                        h1325 := h1326(11-1 downto 0);
-                        h1327 := to_unsigned(0, 1);
-                        h1327 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1327 := to_unsigned(1, 1);
-                        end if;
-                        h1328 := to_unsigned(0, 1);
-                        h1328 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1328 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1325, 0) and to_unsigned(1, 11)) = 1) then
-                            h1324 := h1327;
+                        h1329 := to_unsigned(0, 1);
+                        h1330 := to_unsigned(0, 11);
+                        h1331 := unsigned'("00000000000000000000000000000000");
+                        h1331 := e_data;
+                        h1330 := h1331(11-1 downto 0);
+                        h1332 := to_unsigned(0, 1);
+                        h1332 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1332 := to_unsigned(1, 1);
+                        end if;
+                        h1333 := to_unsigned(0, 1);
+                        h1333 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1333 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1330, 0) and to_unsigned(1, 11)) = 1) then
+                            h1329 := h1332;
                         else
-                            h1324 := h1328;
+                            h1329 := h1333;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1322 := h1323;
+                            h1327 := h1328;
                         else
-                            h1322 := h1324;
+                            h1327 := h1329;
                         end if;
-                        h1329 := to_unsigned(0, 1);
-                        h1330 := to_unsigned(0, 1);
-                        h1330 := to_unsigned(0, 1);
+                        h1334 := to_unsigned(0, 1);
+                        h1335 := to_unsigned(0, 1);
+                        h1335 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1330 := to_unsigned(1, 1);
-                        end if;
-                        h1331 := to_unsigned(0, 1);
-                        h1332 := to_unsigned(0, 11);
-                        h1333 := unsigned'("00000000000000000000000000000000");
-                        h1333 := e_data;
-                        h1332 := h1333(11-1 downto 0);
-                        h1334 := to_unsigned(0, 1);
-                        h1334 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1334 := to_unsigned(1, 1);
-                        end if;
-                        h1335 := to_unsigned(0, 1);
-                        h1335 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1335 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1332, 0) and to_unsigned(1, 11)) = 1) then
-                            h1331 := h1334;
-                        else
-                            h1331 := h1335;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1329 := h1330;
-                        else
-                            h1329 := h1331;
-                        end if;
-                        h1336 := to_unsigned(0, 3);
-                        h1337 := to_unsigned(0, 3);
-                        h1338 := to_unsigned(0, 11);
-                        h1339 := unsigned'("00000000000000000000000000000000");
-                        h1339 := e_data;
-                        h1338 := h1339(11-1 downto 0);
-                        if ((shift_right(h1338, 0) and to_unsigned(1, 11)) = 1) then
-                            h1337 := w_irt_0(37-1 downto 34);
-                        else
-                            h1337 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1336 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1336 := h1337;
+                        h1336 := to_unsigned(0, 1);
+                        h1337 := to_unsigned(0, 11);
+                        h1338 := unsigned'("00000000000000000000000000000000");
+                        h1338 := e_data;
+                        h1337 := h1338(11-1 downto 0);
+                        h1339 := to_unsigned(0, 1);
+                        h1339 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1339 := to_unsigned(1, 1);
                         end if;
                         h1340 := to_unsigned(0, 1);
-                        h1341 := to_unsigned(0, 1);
-                        h1341 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1341 := to_unsigned(1, 1);
+                        h1340 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1340 := to_unsigned(1, 1);
                         end if;
-                        h1342 := to_unsigned(0, 1);
+                        if ((shift_right(h1337, 0) and to_unsigned(1, 11)) = 1) then
+                            h1336 := h1339;
+                        else
+                            h1336 := h1340;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1334 := h1335;
+                        else
+                            h1334 := h1336;
+                        end if;
+                        h1341 := to_unsigned(0, 3);
+                        h1342 := to_unsigned(0, 3);
                         h1343 := to_unsigned(0, 11);
                         h1344 := unsigned'("00000000000000000000000000000000");
                         h1344 := e_data;
                         h1343 := h1344(11-1 downto 0);
-                        h1345 := to_unsigned(0, 1);
-                        h1345 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1345 := to_unsigned(1, 1);
+                        if ((shift_right(h1343, 0) and to_unsigned(1, 11)) = 1) then
+                            h1342 := w_irt_0(37-1 downto 34);
+                        else
+                            h1342 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h1341 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1341 := h1342;
+                        end if;
+                        h1345 := to_unsigned(0, 1);
                         h1346 := to_unsigned(0, 1);
                         h1346 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h1346 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1343, 0) and to_unsigned(1, 11)) = 1) then
-                            h1342 := h1345;
+                        h1347 := to_unsigned(0, 1);
+                        h1348 := to_unsigned(0, 11);
+                        h1349 := unsigned'("00000000000000000000000000000000");
+                        h1349 := e_data;
+                        h1348 := h1349(11-1 downto 0);
+                        h1350 := to_unsigned(0, 1);
+                        h1350 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1350 := to_unsigned(1, 1);
+                        end if;
+                        h1351 := to_unsigned(0, 1);
+                        h1351 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1351 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1348, 0) and to_unsigned(1, 11)) = 1) then
+                            h1347 := h1350;
                         else
-                            h1342 := h1346;
+                            h1347 := h1351;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1340 := h1341;
+                            h1345 := h1346;
                         else
-                            h1340 := h1342;
+                            h1345 := h1347;
                         end if;
-                        h1347 := to_unsigned(0, 1);
-                        h1348 := to_unsigned(0, 1);
-                        h1348 := to_unsigned(0, 1);
+                        h1352 := to_unsigned(0, 1);
+                        h1353 := to_unsigned(0, 1);
+                        h1353 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1348 := to_unsigned(1, 1);
-                        end if;
-                        h1349 := to_unsigned(0, 1);
-                        h1350 := to_unsigned(0, 11);
-                        h1351 := unsigned'("00000000000000000000000000000000");
-                        h1351 := e_data;
-                        h1350 := h1351(11-1 downto 0);
-                        h1352 := to_unsigned(0, 1);
-                        h1352 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1352 := to_unsigned(1, 1);
-                        end if;
-                        h1353 := to_unsigned(0, 1);
-                        h1353 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1353 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1350, 0) and to_unsigned(1, 11)) = 1) then
-                            h1349 := h1352;
+                        h1354 := to_unsigned(0, 1);
+                        h1355 := to_unsigned(0, 11);
+                        h1356 := unsigned'("00000000000000000000000000000000");
+                        h1356 := e_data;
+                        h1355 := h1356(11-1 downto 0);
+                        h1357 := to_unsigned(0, 1);
+                        h1357 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1357 := to_unsigned(1, 1);
+                        end if;
+                        h1358 := to_unsigned(0, 1);
+                        h1358 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1358 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1355, 0) and to_unsigned(1, 11)) = 1) then
+                            h1354 := h1357;
                         else
-                            h1349 := h1353;
+                            h1354 := h1358;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1347 := h1348;
+                            h1352 := h1353;
                         else
-                            h1347 := h1349;
+                            h1352 := h1354;
                         end if;
-                        h1354 := to_unsigned(0, 1);
-                        h1355 := to_unsigned(0, 1);
-                        h1355 := to_unsigned(0, 1);
+                        h1359 := to_unsigned(0, 1);
+                        h1360 := to_unsigned(0, 1);
+                        h1360 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1355 := to_unsigned(1, 1);
-                        end if;
-                        h1356 := to_unsigned(0, 1);
-                        h1357 := to_unsigned(0, 11);
-                        h1358 := unsigned'("00000000000000000000000000000000");
-                        h1358 := e_data;
-                        h1357 := h1358(11-1 downto 0);
-                        h1359 := to_unsigned(0, 1);
-                        h1359 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1359 := to_unsigned(1, 1);
-                        end if;
-                        h1360 := to_unsigned(0, 1);
-                        h1360 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1360 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1357, 0) and to_unsigned(1, 11)) = 1) then
-                            h1356 := h1359;
+                        h1361 := to_unsigned(0, 1);
+                        h1362 := to_unsigned(0, 11);
+                        h1363 := unsigned'("00000000000000000000000000000000");
+                        h1363 := e_data;
+                        h1362 := h1363(11-1 downto 0);
+                        h1364 := to_unsigned(0, 1);
+                        h1364 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1364 := to_unsigned(1, 1);
+                        end if;
+                        h1365 := to_unsigned(0, 1);
+                        h1365 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1365 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1362, 0) and to_unsigned(1, 11)) = 1) then
+                            h1361 := h1364;
                         else
-                            h1356 := h1360;
+                            h1361 := h1365;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1354 := h1355;
+                            h1359 := h1360;
                         else
-                            h1354 := h1356;
+                            h1359 := h1361;
                         end if;
-                        h1361 := to_unsigned(0, 16);
-                        h1361 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1362 := to_unsigned(0, 16);
-                        h1362 := to_unsigned(1, 16);
-                        h1363 := to_unsigned(0, 4);
-                        h1363 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1364 := to_unsigned(0, 16);
-                        h1364 := shift_left(h1362, to_integer(h1363));
-                        h1365 := to_unsigned(0, 17);
-                        h1365 := ((unsigned'(to_unsigned(0, 1) & h1364) + 65536) - 1);
                         h1366 := to_unsigned(0, 16);
-                        h1366 := (h1361 and h1365(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1311(11-1 downto 8) = 0) or (h1312(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1313 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1316(11-1 downto 8) = 0) or (h1317(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1318(11-1 downto 0)) < h1321)) or ((not (((h1322 /= 0) and (not (h1329 /= 0))) and (h1336 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1340 /= 0)) and (h1347 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1354 /= 0))))) then
-                            h1310 := h1366;
+                        h1366 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1367 := to_unsigned(0, 16);
+                        h1367 := to_unsigned(1, 16);
+                        h1368 := to_unsigned(0, 4);
+                        h1368 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1369 := to_unsigned(0, 16);
+                        h1369 := shift_left(h1367, to_integer(h1368));
+                        h1370 := to_unsigned(0, 17);
+                        h1370 := ((unsigned'(to_unsigned(0, 1) & h1369) + 65536) - 1);
+                        h1371 := to_unsigned(0, 16);
+                        h1371 := (h1366 and h1370(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1316(11-1 downto 8) = 0) or (h1317(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1318 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1321(11-1 downto 8) = 0) or (h1322(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1323(11-1 downto 0)) < h1326)) or ((not (((h1327 /= 0) and (not (h1334 /= 0))) and (h1341 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1345 /= 0)) and (h1352 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1359 /= 0))))) then
+                            h1315 := h1371;
                         else
-                            h1310 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h1315 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1310 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1315 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -10575,7 +10649,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(23, 8);
+                        status <= to_unsigned(24, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -10623,106 +10697,106 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h1413 := unsigned'("00000000000000000000000000000000");
-                        h1413 := e_data;
-                        h1414 := unsigned'("00000000000000000000000000000000");
-                        h1414 := e_data;
-                        h1415 := unsigned'("00000000000000000000000000000000");
-                        h1415 := e_data;
-                        h1416 := to_unsigned(0, 16);
-                        h1416 := to_unsigned(1, 16);
-                        h1417 := to_unsigned(0, 4);
-                        h1417 := w_dte_10(5-1 downto 1);
-                        h1418 := to_unsigned(0, 16);
-                        h1418 := shift_left(h1416, to_integer(h1417));
-                        h1419 := to_unsigned(0, 1);
-                        h1420 := to_unsigned(0, 1);
-                        h1420 := to_unsigned(0, 1);
+                        h1418 := unsigned'("00000000000000000000000000000000");
+                        h1418 := e_data;
+                        h1419 := unsigned'("00000000000000000000000000000000");
+                        h1419 := e_data;
+                        h1420 := unsigned'("00000000000000000000000000000000");
+                        h1420 := e_data;
+                        h1421 := to_unsigned(0, 16);
+                        h1421 := to_unsigned(1, 16);
+                        h1422 := to_unsigned(0, 4);
+                        h1422 := w_dte_10(5-1 downto 1);
+                        h1423 := to_unsigned(0, 16);
+                        h1423 := shift_left(h1421, to_integer(h1422));
+                        h1424 := to_unsigned(0, 1);
+                        h1425 := to_unsigned(0, 1);
+                        h1425 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1420 := to_unsigned(1, 1);
-                        end if;
-                        h1421 := to_unsigned(0, 1);
-                        h1422 := to_unsigned(0, 11);
-                        h1423 := unsigned'("00000000000000000000000000000000");
-                        h1423 := e_data;
-                        h1422 := h1423(11-1 downto 0);
-                        h1424 := to_unsigned(0, 1);
-                        h1424 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1424 := to_unsigned(1, 1);
-                        end if;
-                        h1425 := to_unsigned(0, 1);
-                        h1425 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1425 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1422, 0) and to_unsigned(1, 11)) = 1) then
-                            h1421 := h1424;
+                        h1426 := to_unsigned(0, 1);
+                        h1427 := to_unsigned(0, 11);
+                        h1428 := unsigned'("00000000000000000000000000000000");
+                        h1428 := e_data;
+                        h1427 := h1428(11-1 downto 0);
+                        h1429 := to_unsigned(0, 1);
+                        h1429 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1429 := to_unsigned(1, 1);
+                        end if;
+                        h1430 := to_unsigned(0, 1);
+                        h1430 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1430 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1427, 0) and to_unsigned(1, 11)) = 1) then
+                            h1426 := h1429;
                         else
-                            h1421 := h1425;
+                            h1426 := h1430;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1419 := h1420;
+                            h1424 := h1425;
                         else
-                            h1419 := h1421;
+                            h1424 := h1426;
                         end if;
-                        h1426 := to_unsigned(0, 1);
-                        h1427 := to_unsigned(0, 1);
-                        h1427 := to_unsigned(0, 1);
+                        h1431 := to_unsigned(0, 1);
+                        h1432 := to_unsigned(0, 1);
+                        h1432 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1427 := to_unsigned(1, 1);
-                        end if;
-                        h1428 := to_unsigned(0, 1);
-                        h1429 := to_unsigned(0, 11);
-                        h1430 := unsigned'("00000000000000000000000000000000");
-                        h1430 := e_data;
-                        h1429 := h1430(11-1 downto 0);
-                        h1431 := to_unsigned(0, 1);
-                        h1431 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1431 := to_unsigned(1, 1);
-                        end if;
-                        h1432 := to_unsigned(0, 1);
-                        h1432 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1432 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1429, 0) and to_unsigned(1, 11)) = 1) then
-                            h1428 := h1431;
+                        h1433 := to_unsigned(0, 1);
+                        h1434 := to_unsigned(0, 11);
+                        h1435 := unsigned'("00000000000000000000000000000000");
+                        h1435 := e_data;
+                        h1434 := h1435(11-1 downto 0);
+                        h1436 := to_unsigned(0, 1);
+                        h1436 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1436 := to_unsigned(1, 1);
+                        end if;
+                        h1437 := to_unsigned(0, 1);
+                        h1437 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1437 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1434, 0) and to_unsigned(1, 11)) = 1) then
+                            h1433 := h1436;
                         else
-                            h1428 := h1432;
+                            h1433 := h1437;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1426 := h1427;
+                            h1431 := h1432;
                         else
-                            h1426 := h1428;
+                            h1431 := h1433;
                         end if;
-                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1413(11-1 downto 8) = 0) or (h1414(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1415(11-1 downto 0)) < h1418)) and ((bool(r_CONTROL(17)) and (h1419 /= 0)) and (h1426 /= 0))) then
-                            h1405 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1405 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
-                            h1406 := to_unsigned(0, 8);
-                            h1407 := to_unsigned(0, 8);
-                            h1408 := to_unsigned(0, 11);
-                            h1409 := unsigned'("00000000000000000000000000000000");
-                            h1409 := e_data;
-                            h1408 := h1409(11-1 downto 0);
-                            if ((shift_right(h1408, 0) and to_unsigned(1, 11)) = 1) then
-                                h1407 := w_irt_0(56-1 downto 48);
+                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1418(11-1 downto 8) = 0) or (h1419(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1420(11-1 downto 0)) < h1423)) and ((bool(r_CONTROL(17)) and (h1424 /= 0)) and (h1431 /= 0))) then
+                            h1410 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1410 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h1411 := to_unsigned(0, 8);
+                            h1412 := to_unsigned(0, 8);
+                            h1413 := to_unsigned(0, 11);
+                            h1414 := unsigned'("00000000000000000000000000000000");
+                            h1414 := e_data;
+                            h1413 := h1414(11-1 downto 0);
+                            if ((shift_right(h1413, 0) and to_unsigned(1, 11)) = 1) then
+                                h1412 := w_irt_0(56-1 downto 48);
                             else
-                                h1407 := w_irt_0(24-1 downto 16);
+                                h1412 := w_irt_0(24-1 downto 16);
                             end if;
                             if bool(r_CONTROL(17)) then
-                                h1406 := w_irt_ga_8(8-1 downto 0);
+                                h1411 := w_irt_ga_8(8-1 downto 0);
                             else
-                                h1406 := h1407;
+                                h1411 := h1412;
                             end if;
-                            h1410 := to_unsigned(0, 8);
-                            h1410 := shift_right(h1406, 5);
-                            h1411 := to_unsigned(0, 13);
-                            h1411 := resize(unsigned'(to_unsigned(0, 5) & h1410) * 16, 13);
-                            h1412 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                            h1412 := (unsigned'(to_unsigned(0, 1) & h1405) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1411));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1412);
+                            h1415 := to_unsigned(0, 8);
+                            h1415 := shift_right(h1411, 5);
+                            h1416 := to_unsigned(0, 13);
+                            h1416 := resize(unsigned'(to_unsigned(0, 5) & h1415) * 16, 13);
+                            h1417 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h1417 := (unsigned'(to_unsigned(0, 1) & h1410) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1416));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1417);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -10745,215 +10819,215 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h1435 := unsigned'("00000000000000000000000000000000");
-                        h1435 := e_data;
-                        h1436 := unsigned'("00000000000000000000000000000000");
-                        h1436 := e_data;
-                        h1437 := to_unsigned(0, 1);
-                        h1438 := to_unsigned(0, 1);
-                        h1438 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1438 := to_unsigned(1, 1);
-                        end if;
-                        h1439 := to_unsigned(0, 1);
-                        h1439 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1439 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1437 := h1438;
-                        else
-                            h1437 := h1439;
-                        end if;
                         h1440 := unsigned'("00000000000000000000000000000000");
                         h1440 := e_data;
                         h1441 := unsigned'("00000000000000000000000000000000");
                         h1441 := e_data;
-                        h1442 := unsigned'("00000000000000000000000000000000");
-                        h1442 := e_data;
-                        h1443 := to_unsigned(0, 16);
-                        h1443 := to_unsigned(1, 16);
-                        h1444 := to_unsigned(0, 4);
-                        h1444 := w_dte_10(5-1 downto 1);
-                        h1445 := to_unsigned(0, 16);
-                        h1445 := shift_left(h1443, to_integer(h1444));
-                        h1446 := to_unsigned(0, 1);
-                        h1447 := to_unsigned(0, 1);
-                        h1447 := to_unsigned(0, 1);
+                        h1442 := to_unsigned(0, 1);
+                        h1443 := to_unsigned(0, 1);
+                        h1443 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1443 := to_unsigned(1, 1);
+                        end if;
+                        h1444 := to_unsigned(0, 1);
+                        h1444 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1444 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1442 := h1443;
+                        else
+                            h1442 := h1444;
+                        end if;
+                        h1445 := unsigned'("00000000000000000000000000000000");
+                        h1445 := e_data;
+                        h1446 := unsigned'("00000000000000000000000000000000");
+                        h1446 := e_data;
+                        h1447 := unsigned'("00000000000000000000000000000000");
+                        h1447 := e_data;
+                        h1448 := to_unsigned(0, 16);
+                        h1448 := to_unsigned(1, 16);
+                        h1449 := to_unsigned(0, 4);
+                        h1449 := w_dte_10(5-1 downto 1);
+                        h1450 := to_unsigned(0, 16);
+                        h1450 := shift_left(h1448, to_integer(h1449));
+                        h1451 := to_unsigned(0, 1);
+                        h1452 := to_unsigned(0, 1);
+                        h1452 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1447 := to_unsigned(1, 1);
-                        end if;
-                        h1448 := to_unsigned(0, 1);
-                        h1449 := to_unsigned(0, 11);
-                        h1450 := unsigned'("00000000000000000000000000000000");
-                        h1450 := e_data;
-                        h1449 := h1450(11-1 downto 0);
-                        h1451 := to_unsigned(0, 1);
-                        h1451 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1451 := to_unsigned(1, 1);
-                        end if;
-                        h1452 := to_unsigned(0, 1);
-                        h1452 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1452 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1449, 0) and to_unsigned(1, 11)) = 1) then
-                            h1448 := h1451;
+                        h1453 := to_unsigned(0, 1);
+                        h1454 := to_unsigned(0, 11);
+                        h1455 := unsigned'("00000000000000000000000000000000");
+                        h1455 := e_data;
+                        h1454 := h1455(11-1 downto 0);
+                        h1456 := to_unsigned(0, 1);
+                        h1456 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1456 := to_unsigned(1, 1);
+                        end if;
+                        h1457 := to_unsigned(0, 1);
+                        h1457 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1457 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1454, 0) and to_unsigned(1, 11)) = 1) then
+                            h1453 := h1456;
                         else
-                            h1448 := h1452;
+                            h1453 := h1457;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1446 := h1447;
+                            h1451 := h1452;
                         else
-                            h1446 := h1448;
+                            h1451 := h1453;
                         end if;
-                        h1453 := to_unsigned(0, 1);
-                        h1454 := to_unsigned(0, 1);
-                        h1454 := to_unsigned(0, 1);
+                        h1458 := to_unsigned(0, 1);
+                        h1459 := to_unsigned(0, 1);
+                        h1459 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1454 := to_unsigned(1, 1);
-                        end if;
-                        h1455 := to_unsigned(0, 1);
-                        h1456 := to_unsigned(0, 11);
-                        h1457 := unsigned'("00000000000000000000000000000000");
-                        h1457 := e_data;
-                        h1456 := h1457(11-1 downto 0);
-                        h1458 := to_unsigned(0, 1);
-                        h1458 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1458 := to_unsigned(1, 1);
-                        end if;
-                        h1459 := to_unsigned(0, 1);
-                        h1459 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1459 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1456, 0) and to_unsigned(1, 11)) = 1) then
-                            h1455 := h1458;
-                        else
-                            h1455 := h1459;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1453 := h1454;
-                        else
-                            h1453 := h1455;
-                        end if;
-                        h1460 := to_unsigned(0, 3);
-                        h1461 := to_unsigned(0, 3);
-                        h1462 := to_unsigned(0, 11);
-                        h1463 := unsigned'("00000000000000000000000000000000");
-                        h1463 := e_data;
-                        h1462 := h1463(11-1 downto 0);
-                        if ((shift_right(h1462, 0) and to_unsigned(1, 11)) = 1) then
-                            h1461 := w_irt_0(37-1 downto 34);
-                        else
-                            h1461 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1460 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1460 := h1461;
+                        h1460 := to_unsigned(0, 1);
+                        h1461 := to_unsigned(0, 11);
+                        h1462 := unsigned'("00000000000000000000000000000000");
+                        h1462 := e_data;
+                        h1461 := h1462(11-1 downto 0);
+                        h1463 := to_unsigned(0, 1);
+                        h1463 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1463 := to_unsigned(1, 1);
                         end if;
                         h1464 := to_unsigned(0, 1);
-                        h1465 := to_unsigned(0, 1);
-                        h1465 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1465 := to_unsigned(1, 1);
+                        h1464 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1464 := to_unsigned(1, 1);
                         end if;
-                        h1466 := to_unsigned(0, 1);
+                        if ((shift_right(h1461, 0) and to_unsigned(1, 11)) = 1) then
+                            h1460 := h1463;
+                        else
+                            h1460 := h1464;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1458 := h1459;
+                        else
+                            h1458 := h1460;
+                        end if;
+                        h1465 := to_unsigned(0, 3);
+                        h1466 := to_unsigned(0, 3);
                         h1467 := to_unsigned(0, 11);
                         h1468 := unsigned'("00000000000000000000000000000000");
                         h1468 := e_data;
                         h1467 := h1468(11-1 downto 0);
-                        h1469 := to_unsigned(0, 1);
-                        h1469 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1469 := to_unsigned(1, 1);
+                        if ((shift_right(h1467, 0) and to_unsigned(1, 11)) = 1) then
+                            h1466 := w_irt_0(37-1 downto 34);
+                        else
+                            h1466 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h1465 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1465 := h1466;
+                        end if;
+                        h1469 := to_unsigned(0, 1);
                         h1470 := to_unsigned(0, 1);
                         h1470 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h1470 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1467, 0) and to_unsigned(1, 11)) = 1) then
-                            h1466 := h1469;
+                        h1471 := to_unsigned(0, 1);
+                        h1472 := to_unsigned(0, 11);
+                        h1473 := unsigned'("00000000000000000000000000000000");
+                        h1473 := e_data;
+                        h1472 := h1473(11-1 downto 0);
+                        h1474 := to_unsigned(0, 1);
+                        h1474 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1474 := to_unsigned(1, 1);
+                        end if;
+                        h1475 := to_unsigned(0, 1);
+                        h1475 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1475 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1472, 0) and to_unsigned(1, 11)) = 1) then
+                            h1471 := h1474;
                         else
-                            h1466 := h1470;
+                            h1471 := h1475;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1464 := h1465;
+                            h1469 := h1470;
                         else
-                            h1464 := h1466;
+                            h1469 := h1471;
                         end if;
-                        h1471 := to_unsigned(0, 1);
-                        h1472 := to_unsigned(0, 1);
-                        h1472 := to_unsigned(0, 1);
+                        h1476 := to_unsigned(0, 1);
+                        h1477 := to_unsigned(0, 1);
+                        h1477 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1472 := to_unsigned(1, 1);
-                        end if;
-                        h1473 := to_unsigned(0, 1);
-                        h1474 := to_unsigned(0, 11);
-                        h1475 := unsigned'("00000000000000000000000000000000");
-                        h1475 := e_data;
-                        h1474 := h1475(11-1 downto 0);
-                        h1476 := to_unsigned(0, 1);
-                        h1476 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1476 := to_unsigned(1, 1);
-                        end if;
-                        h1477 := to_unsigned(0, 1);
-                        h1477 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1477 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1474, 0) and to_unsigned(1, 11)) = 1) then
-                            h1473 := h1476;
+                        h1478 := to_unsigned(0, 1);
+                        h1479 := to_unsigned(0, 11);
+                        h1480 := unsigned'("00000000000000000000000000000000");
+                        h1480 := e_data;
+                        h1479 := h1480(11-1 downto 0);
+                        h1481 := to_unsigned(0, 1);
+                        h1481 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1481 := to_unsigned(1, 1);
+                        end if;
+                        h1482 := to_unsigned(0, 1);
+                        h1482 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1482 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1479, 0) and to_unsigned(1, 11)) = 1) then
+                            h1478 := h1481;
                         else
-                            h1473 := h1477;
+                            h1478 := h1482;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1471 := h1472;
+                            h1476 := h1477;
                         else
-                            h1471 := h1473;
+                            h1476 := h1478;
                         end if;
-                        h1478 := to_unsigned(0, 1);
-                        h1479 := to_unsigned(0, 1);
-                        h1479 := to_unsigned(0, 1);
+                        h1483 := to_unsigned(0, 1);
+                        h1484 := to_unsigned(0, 1);
+                        h1484 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1479 := to_unsigned(1, 1);
-                        end if;
-                        h1480 := to_unsigned(0, 1);
-                        h1481 := to_unsigned(0, 11);
-                        h1482 := unsigned'("00000000000000000000000000000000");
-                        h1482 := e_data;
-                        h1481 := h1482(11-1 downto 0);
-                        h1483 := to_unsigned(0, 1);
-                        h1483 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1483 := to_unsigned(1, 1);
-                        end if;
-                        h1484 := to_unsigned(0, 1);
-                        h1484 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1484 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1481, 0) and to_unsigned(1, 11)) = 1) then
-                            h1480 := h1483;
+                        h1485 := to_unsigned(0, 1);
+                        h1486 := to_unsigned(0, 11);
+                        h1487 := unsigned'("00000000000000000000000000000000");
+                        h1487 := e_data;
+                        h1486 := h1487(11-1 downto 0);
+                        h1488 := to_unsigned(0, 1);
+                        h1488 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1488 := to_unsigned(1, 1);
+                        end if;
+                        h1489 := to_unsigned(0, 1);
+                        h1489 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1489 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1486, 0) and to_unsigned(1, 11)) = 1) then
+                            h1485 := h1488;
                         else
-                            h1480 := h1484;
+                            h1485 := h1489;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1478 := h1479;
+                            h1483 := h1484;
                         else
-                            h1478 := h1480;
+                            h1483 := h1485;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1435(11-1 downto 8) = 0) or (h1436(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1437 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1440(11-1 downto 8) = 0) or (h1441(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1442(11-1 downto 0)) < h1445)) or ((not (((h1446 /= 0) and (not (h1453 /= 0))) and (h1460 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1464 /= 0)) and (h1471 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1478 /= 0))))) then
-                            h1433 := to_unsigned(0, 20);
-                            h1433 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1434 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1434 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1433));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1434);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1440(11-1 downto 8) = 0) or (h1441(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1442 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1445(11-1 downto 8) = 0) or (h1446(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1447(11-1 downto 0)) < h1450)) or ((not (((h1451 /= 0) and (not (h1458 /= 0))) and (h1465 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1469 /= 0)) and (h1476 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1483 /= 0))))) then
+                            h1438 := to_unsigned(0, 20);
+                            h1438 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1439 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1439 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1438));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1439);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -10976,215 +11050,215 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        h1487 := unsigned'("00000000000000000000000000000000");
-                        h1487 := e_data;
-                        h1488 := unsigned'("00000000000000000000000000000000");
-                        h1488 := e_data;
-                        h1489 := to_unsigned(0, 1);
-                        h1490 := to_unsigned(0, 1);
-                        h1490 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1490 := to_unsigned(1, 1);
-                        end if;
-                        h1491 := to_unsigned(0, 1);
-                        h1491 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1491 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1489 := h1490;
-                        else
-                            h1489 := h1491;
-                        end if;
                         h1492 := unsigned'("00000000000000000000000000000000");
                         h1492 := e_data;
                         h1493 := unsigned'("00000000000000000000000000000000");
                         h1493 := e_data;
-                        h1494 := unsigned'("00000000000000000000000000000000");
-                        h1494 := e_data;
-                        h1495 := to_unsigned(0, 16);
-                        h1495 := to_unsigned(1, 16);
-                        h1496 := to_unsigned(0, 4);
-                        h1496 := w_dte_10(5-1 downto 1);
-                        h1497 := to_unsigned(0, 16);
-                        h1497 := shift_left(h1495, to_integer(h1496));
-                        h1498 := to_unsigned(0, 1);
-                        h1499 := to_unsigned(0, 1);
-                        h1499 := to_unsigned(0, 1);
+                        h1494 := to_unsigned(0, 1);
+                        h1495 := to_unsigned(0, 1);
+                        h1495 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1495 := to_unsigned(1, 1);
+                        end if;
+                        h1496 := to_unsigned(0, 1);
+                        h1496 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1496 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1494 := h1495;
+                        else
+                            h1494 := h1496;
+                        end if;
+                        h1497 := unsigned'("00000000000000000000000000000000");
+                        h1497 := e_data;
+                        h1498 := unsigned'("00000000000000000000000000000000");
+                        h1498 := e_data;
+                        h1499 := unsigned'("00000000000000000000000000000000");
+                        h1499 := e_data;
+                        h1500 := to_unsigned(0, 16);
+                        h1500 := to_unsigned(1, 16);
+                        h1501 := to_unsigned(0, 4);
+                        h1501 := w_dte_10(5-1 downto 1);
+                        h1502 := to_unsigned(0, 16);
+                        h1502 := shift_left(h1500, to_integer(h1501));
+                        h1503 := to_unsigned(0, 1);
+                        h1504 := to_unsigned(0, 1);
+                        h1504 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1499 := to_unsigned(1, 1);
-                        end if;
-                        h1500 := to_unsigned(0, 1);
-                        h1501 := to_unsigned(0, 11);
-                        h1502 := unsigned'("00000000000000000000000000000000");
-                        h1502 := e_data;
-                        h1501 := h1502(11-1 downto 0);
-                        h1503 := to_unsigned(0, 1);
-                        h1503 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1503 := to_unsigned(1, 1);
-                        end if;
-                        h1504 := to_unsigned(0, 1);
-                        h1504 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h1504 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1501, 0) and to_unsigned(1, 11)) = 1) then
-                            h1500 := h1503;
+                        h1505 := to_unsigned(0, 1);
+                        h1506 := to_unsigned(0, 11);
+                        h1507 := unsigned'("00000000000000000000000000000000");
+                        h1507 := e_data;
+                        h1506 := h1507(11-1 downto 0);
+                        h1508 := to_unsigned(0, 1);
+                        h1508 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1508 := to_unsigned(1, 1);
+                        end if;
+                        h1509 := to_unsigned(0, 1);
+                        h1509 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1509 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1506, 0) and to_unsigned(1, 11)) = 1) then
+                            h1505 := h1508;
                         else
-                            h1500 := h1504;
+                            h1505 := h1509;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1498 := h1499;
+                            h1503 := h1504;
                         else
-                            h1498 := h1500;
+                            h1503 := h1505;
                         end if;
-                        h1505 := to_unsigned(0, 1);
-                        h1506 := to_unsigned(0, 1);
-                        h1506 := to_unsigned(0, 1);
+                        h1510 := to_unsigned(0, 1);
+                        h1511 := to_unsigned(0, 1);
+                        h1511 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1506 := to_unsigned(1, 1);
-                        end if;
-                        h1507 := to_unsigned(0, 1);
-                        h1508 := to_unsigned(0, 11);
-                        h1509 := unsigned'("00000000000000000000000000000000");
-                        h1509 := e_data;
-                        h1508 := h1509(11-1 downto 0);
-                        h1510 := to_unsigned(0, 1);
-                        h1510 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1510 := to_unsigned(1, 1);
-                        end if;
-                        h1511 := to_unsigned(0, 1);
-                        h1511 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1511 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1508, 0) and to_unsigned(1, 11)) = 1) then
-                            h1507 := h1510;
-                        else
-                            h1507 := h1511;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1505 := h1506;
-                        else
-                            h1505 := h1507;
-                        end if;
-                        h1512 := to_unsigned(0, 3);
-                        h1513 := to_unsigned(0, 3);
-                        h1514 := to_unsigned(0, 11);
-                        h1515 := unsigned'("00000000000000000000000000000000");
-                        h1515 := e_data;
-                        h1514 := h1515(11-1 downto 0);
-                        if ((shift_right(h1514, 0) and to_unsigned(1, 11)) = 1) then
-                            h1513 := w_irt_0(37-1 downto 34);
-                        else
-                            h1513 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1512 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1512 := h1513;
+                        h1512 := to_unsigned(0, 1);
+                        h1513 := to_unsigned(0, 11);
+                        h1514 := unsigned'("00000000000000000000000000000000");
+                        h1514 := e_data;
+                        h1513 := h1514(11-1 downto 0);
+                        h1515 := to_unsigned(0, 1);
+                        h1515 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1515 := to_unsigned(1, 1);
                         end if;
                         h1516 := to_unsigned(0, 1);
-                        h1517 := to_unsigned(0, 1);
-                        h1517 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1517 := to_unsigned(1, 1);
+                        h1516 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1516 := to_unsigned(1, 1);
                         end if;
-                        h1518 := to_unsigned(0, 1);
+                        if ((shift_right(h1513, 0) and to_unsigned(1, 11)) = 1) then
+                            h1512 := h1515;
+                        else
+                            h1512 := h1516;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1510 := h1511;
+                        else
+                            h1510 := h1512;
+                        end if;
+                        h1517 := to_unsigned(0, 3);
+                        h1518 := to_unsigned(0, 3);
                         h1519 := to_unsigned(0, 11);
                         h1520 := unsigned'("00000000000000000000000000000000");
                         h1520 := e_data;
                         h1519 := h1520(11-1 downto 0);
-                        h1521 := to_unsigned(0, 1);
-                        h1521 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1521 := to_unsigned(1, 1);
+                        if ((shift_right(h1519, 0) and to_unsigned(1, 11)) = 1) then
+                            h1518 := w_irt_0(37-1 downto 34);
+                        else
+                            h1518 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h1517 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1517 := h1518;
+                        end if;
+                        h1521 := to_unsigned(0, 1);
                         h1522 := to_unsigned(0, 1);
                         h1522 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h1522 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1519, 0) and to_unsigned(1, 11)) = 1) then
-                            h1518 := h1521;
+                        h1523 := to_unsigned(0, 1);
+                        h1524 := to_unsigned(0, 11);
+                        h1525 := unsigned'("00000000000000000000000000000000");
+                        h1525 := e_data;
+                        h1524 := h1525(11-1 downto 0);
+                        h1526 := to_unsigned(0, 1);
+                        h1526 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1526 := to_unsigned(1, 1);
+                        end if;
+                        h1527 := to_unsigned(0, 1);
+                        h1527 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1527 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1524, 0) and to_unsigned(1, 11)) = 1) then
+                            h1523 := h1526;
                         else
-                            h1518 := h1522;
+                            h1523 := h1527;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1516 := h1517;
+                            h1521 := h1522;
                         else
-                            h1516 := h1518;
+                            h1521 := h1523;
                         end if;
-                        h1523 := to_unsigned(0, 1);
-                        h1524 := to_unsigned(0, 1);
-                        h1524 := to_unsigned(0, 1);
+                        h1528 := to_unsigned(0, 1);
+                        h1529 := to_unsigned(0, 1);
+                        h1529 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1524 := to_unsigned(1, 1);
-                        end if;
-                        h1525 := to_unsigned(0, 1);
-                        h1526 := to_unsigned(0, 11);
-                        h1527 := unsigned'("00000000000000000000000000000000");
-                        h1527 := e_data;
-                        h1526 := h1527(11-1 downto 0);
-                        h1528 := to_unsigned(0, 1);
-                        h1528 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1528 := to_unsigned(1, 1);
-                        end if;
-                        h1529 := to_unsigned(0, 1);
-                        h1529 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
                             h1529 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1526, 0) and to_unsigned(1, 11)) = 1) then
-                            h1525 := h1528;
+                        h1530 := to_unsigned(0, 1);
+                        h1531 := to_unsigned(0, 11);
+                        h1532 := unsigned'("00000000000000000000000000000000");
+                        h1532 := e_data;
+                        h1531 := h1532(11-1 downto 0);
+                        h1533 := to_unsigned(0, 1);
+                        h1533 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1533 := to_unsigned(1, 1);
+                        end if;
+                        h1534 := to_unsigned(0, 1);
+                        h1534 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1534 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1531, 0) and to_unsigned(1, 11)) = 1) then
+                            h1530 := h1533;
                         else
-                            h1525 := h1529;
+                            h1530 := h1534;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1523 := h1524;
+                            h1528 := h1529;
                         else
-                            h1523 := h1525;
+                            h1528 := h1530;
                         end if;
-                        h1530 := to_unsigned(0, 1);
-                        h1531 := to_unsigned(0, 1);
-                        h1531 := to_unsigned(0, 1);
+                        h1535 := to_unsigned(0, 1);
+                        h1536 := to_unsigned(0, 1);
+                        h1536 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1531 := to_unsigned(1, 1);
-                        end if;
-                        h1532 := to_unsigned(0, 1);
-                        h1533 := to_unsigned(0, 11);
-                        h1534 := unsigned'("00000000000000000000000000000000");
-                        h1534 := e_data;
-                        h1533 := h1534(11-1 downto 0);
-                        h1535 := to_unsigned(0, 1);
-                        h1535 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1535 := to_unsigned(1, 1);
-                        end if;
-                        h1536 := to_unsigned(0, 1);
-                        h1536 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h1536 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1533, 0) and to_unsigned(1, 11)) = 1) then
-                            h1532 := h1535;
+                        h1537 := to_unsigned(0, 1);
+                        h1538 := to_unsigned(0, 11);
+                        h1539 := unsigned'("00000000000000000000000000000000");
+                        h1539 := e_data;
+                        h1538 := h1539(11-1 downto 0);
+                        h1540 := to_unsigned(0, 1);
+                        h1540 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1540 := to_unsigned(1, 1);
+                        end if;
+                        h1541 := to_unsigned(0, 1);
+                        h1541 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1541 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1538, 0) and to_unsigned(1, 11)) = 1) then
+                            h1537 := h1540;
                         else
-                            h1532 := h1536;
+                            h1537 := h1541;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1530 := h1531;
+                            h1535 := h1536;
                         else
-                            h1530 := h1532;
+                            h1535 := h1537;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1487(11-1 downto 8) = 0) or (h1488(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1489 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1492(11-1 downto 8) = 0) or (h1493(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1494(11-1 downto 0)) < h1497)) or ((not (((h1498 /= 0) and (not (h1505 /= 0))) and (h1512 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1516 /= 0)) and (h1523 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1530 /= 0))))) then
-                            h1485 := to_unsigned(0, 20);
-                            h1485 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1486 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1486 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1485));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1486);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1492(11-1 downto 8) = 0) or (h1493(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and ((wk_t_hw_error /= 0) or (wk_t_host_hw_error /= 0)))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or (((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1494 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1497(11-1 downto 8) = 0) or (h1498(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1499(11-1 downto 0)) < h1502)) or ((not (((h1503 /= 0) and (not (h1510 /= 0))) and (h1517 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1521 /= 0)) and (h1528 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1535 /= 0))))) then
+                            h1490 := to_unsigned(0, 20);
+                            h1490 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1491 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1491 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1490));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1491);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -32314,7 +32388,7 @@ end process nested_t0_walker_host_guest_io0_fsm;
 
 nested_t0_x_rnow <= stdl((nested_t0_walker_host_guest_io0_st = PREAD) and bool(m_rvalid));
 
-nested_t0_walker_guest_guest_io0_logic: process (nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0_a_us, nested_t0_walker_guest_guest_io0_a_xd, wn_t_done, nested_t0_h_r_frame, nested_t0_h_r_shift, nested_t0_walker_guest_guest_io0_hk_translate_h, nested_t0_walker_guest_guest_io0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest_guest_io0_le, nested_t0_walker_guest_guest_io0_lvl, nested_t0_walker_guest_guest_io0_pend_1, nested_t0_walker_guest_guest_io0_pend_2, nested_t0_walker_guest_guest_io0_pend_3, nested_t0_walker_guest_guest_io0_pend_4, nested_t0_walker_guest_guest_io0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_PKRU, wn_t_r_RFLAGS, wn_t_r_TRQ, nested_t0_walker_guest_guest_io0_sa_1, nested_t0_walker_guest_guest_io0_sa_2, nested_t0_walker_guest_guest_io0_sa_3, nested_t0_walker_guest_guest_io0_sa_4, nested_t0_walker_guest_guest_io0_sa_5, nested_t0_walker_guest_guest_io0_se_1, nested_t0_walker_guest_guest_io0_se_2, nested_t0_walker_guest_guest_io0_se_3, nested_t0_walker_guest_guest_io0_se_4, nested_t0_walker_guest_guest_io0_se_5, nested_t0_walker_guest_guest_io0_sg_1, nested_t0_walker_guest_guest_io0_sg_2, nested_t0_walker_guest_guest_io0_sg_3, nested_t0_walker_guest_guest_io0_sg_4, nested_t0_walker_guest_guest_io0_sg_5, nested_t0_walker_guest_guest_io0_st, wn_t_start, nested_t0_walker_guest_guest_io0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest_guest_io0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, m_rerr, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest_guest_io0_x_update_h, nested_t0_walker_guest_guest_io0_x_waddr_h, nested_t0_walker_guest_guest_io0_x_wdata_h) is
+nested_t0_walker_guest_guest_io0_logic: process (wn_t_o_a_rw, wn_t_o_a_us, wn_t_o_a_xd, wn_t_done, nested_t0_h_r_frame, nested_t0_h_r_shift, nested_t0_walker_guest_guest_io0_hk_translate_h, nested_t0_walker_guest_guest_io0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest_guest_io0_le, nested_t0_walker_guest_guest_io0_lvl, nested_t0_walker_guest_guest_io0_pend_1, nested_t0_walker_guest_guest_io0_pend_2, nested_t0_walker_guest_guest_io0_pend_3, nested_t0_walker_guest_guest_io0_pend_4, nested_t0_walker_guest_guest_io0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_PKRU, wn_t_r_RFLAGS, wn_t_r_TRQ, nested_t0_walker_guest_guest_io0_sa_1, nested_t0_walker_guest_guest_io0_sa_2, nested_t0_walker_guest_guest_io0_sa_3, nested_t0_walker_guest_guest_io0_sa_4, nested_t0_walker_guest_guest_io0_sa_5, nested_t0_walker_guest_guest_io0_se_1, nested_t0_walker_guest_guest_io0_se_2, nested_t0_walker_guest_guest_io0_se_3, nested_t0_walker_guest_guest_io0_se_4, nested_t0_walker_guest_guest_io0_se_5, nested_t0_walker_guest_guest_io0_sg_1, nested_t0_walker_guest_guest_io0_sg_2, nested_t0_walker_guest_guest_io0_sg_3, nested_t0_walker_guest_guest_io0_sg_4, nested_t0_walker_guest_guest_io0_sg_5, nested_t0_walker_guest_guest_io0_st, wn_t_start, nested_t0_walker_guest_guest_io0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest_guest_io0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, m_rerr, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest_guest_io0_x_update_h, nested_t0_walker_guest_guest_io0_x_waddr_h, nested_t0_walker_guest_guest_io0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -32532,9 +32606,9 @@ begin
                         elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
-                            v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                            v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                            v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_x_valid <= '1';
                             nested_t0_x_pwrite <= '0';
                             nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -32551,9 +32625,9 @@ begin
                         elsif (((m_rdata and to_unsigned(128, 64)) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
-                            v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                            v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                            v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_x_valid <= '1';
                             nested_t0_x_pwrite <= '0';
                             nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -32571,9 +32645,9 @@ begin
                             elsif (((m_rdata and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 null;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -32614,9 +32688,9 @@ begin
                             elsif (((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                                 null;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_x_valid <= '1';
                                 nested_t0_x_pwrite <= '0';
                                 nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -32635,9 +32709,9 @@ begin
                             elsif (((m_rdata and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 null;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -32678,9 +32752,9 @@ begin
                             elsif ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                                 null;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_x_valid <= '1';
                                 nested_t0_x_pwrite <= '0';
                                 nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -32698,9 +32772,9 @@ begin
                         elsif ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                             null;
                         else
-                            v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                            v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                            v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                             if (bool(wn_t_k_user) and (not bool(v_us))) then
                                 null;
                             elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -32875,9 +32949,9 @@ begin
                 elsif (((nested_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
-                    v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                    v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                    v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                    v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                    v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                     nested_t0_x_valid <= '1';
                     nested_t0_x_pwrite <= '0';
                     nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & nested_t0_walker_guest_guest_io0_le(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -32894,9 +32968,9 @@ begin
                 elsif (((nested_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0) or (True and ((nested_t0_walker_guest_guest_io0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
-                    v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                    v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                    v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                    v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                    v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                     nested_t0_x_valid <= '1';
                     nested_t0_x_pwrite <= '0';
                     nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & nested_t0_walker_guest_guest_io0_le(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -32914,9 +32988,9 @@ begin
                     elsif (((nested_t0_walker_guest_guest_io0_le and to_unsigned(1073733632, 64)) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
                     else
-                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                        v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -32957,9 +33031,9 @@ begin
                     elsif (((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((nested_t0_walker_guest_guest_io0_le and to_unsigned(128, 64)) /= 0))) then
                         null;
                     else
-                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                        v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
                         nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & nested_t0_walker_guest_guest_io0_le(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -32978,9 +33052,9 @@ begin
                     elsif (((nested_t0_walker_guest_guest_io0_le and to_unsigned(2088960, 64)) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
                     else
-                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                        v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -33021,9 +33095,9 @@ begin
                     elsif ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                         null;
                     else
-                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                        v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
                         nested_t0_x_addr <= (unsigned'(to_unsigned(0, 12) & nested_t0_walker_guest_guest_io0_le(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -33041,9 +33115,9 @@ begin
                 elsif ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest_guest_io0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) then
                     null;
                 else
-                    v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                    v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                    v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                    v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                    v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
                     if (bool(wn_t_k_user) and (not bool(v_us))) then
                         null;
                     elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -33115,9 +33189,9 @@ nested_t0_walker_guest_guest_io0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            nested_t0_walker_guest_guest_io0_a_rw <= '0';
-            nested_t0_walker_guest_guest_io0_a_us <= '0';
-            nested_t0_walker_guest_guest_io0_a_xd <= '0';
+            wn_t_o_a_rw <= '0';
+            wn_t_o_a_us <= '0';
+            wn_t_o_a_xd <= '0';
             wn_t_done <= '0';
             nested_t0_walker_guest_guest_io0_ea <= to_unsigned(0, 64);
             nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(0, 8);
@@ -33202,9 +33276,9 @@ begin
             case nested_t0_walker_guest_guest_io0_st is
                 when IDLE =>
                     if bool(wn_t_start) then
-                        nested_t0_walker_guest_guest_io0_a_rw <= '1';
-                        nested_t0_walker_guest_guest_io0_a_us <= '1';
-                        nested_t0_walker_guest_guest_io0_a_xd <= '0';
+                        wn_t_o_a_rw <= '1';
+                        wn_t_o_a_us <= '1';
+                        wn_t_o_a_xd <= '0';
                         nested_t0_walker_guest_guest_io0_pend_5 <= '0';
                         nested_t0_walker_guest_guest_io0_pend_4 <= '0';
                         nested_t0_walker_guest_guest_io0_pend_3 <= '0';
@@ -33361,12 +33435,12 @@ begin
                                     nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
-                                    v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                    nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                    v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                    nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                    v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                    nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                    v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                    wn_t_o_a_rw <= v_rw;
+                                    v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                    wn_t_o_a_us <= v_us;
+                                    v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                    wn_t_o_a_xd <= v_xd;
                                     nested_t0_walker_guest_guest_io0_st <= XWAIT;
                                     nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(4, 3);
                                 end if;
@@ -33384,12 +33458,12 @@ begin
                                     nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
-                                    v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                    nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                    v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                    nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                    v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                    nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                    v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                    wn_t_o_a_rw <= v_rw;
+                                    v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                    wn_t_o_a_us <= v_us;
+                                    v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                    wn_t_o_a_xd <= v_xd;
                                     nested_t0_walker_guest_guest_io0_st <= XWAIT;
                                     nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(3, 3);
                                 end if;
@@ -33408,12 +33482,12 @@ begin
                                         nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                         nested_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
-                                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                        nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                        nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                        nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                        wn_t_o_a_rw <= v_rw;
+                                        v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                        wn_t_o_a_us <= v_us;
+                                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                        wn_t_o_a_xd <= v_xd;
                                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                                             nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                             nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
@@ -33474,12 +33548,12 @@ begin
                                         nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                         nested_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
-                                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                        nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                        nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                        nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                        wn_t_o_a_rw <= v_rw;
+                                        v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                        wn_t_o_a_us <= v_us;
+                                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                        wn_t_o_a_xd <= v_xd;
                                         nested_t0_walker_guest_guest_io0_st <= XWAIT;
                                         nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -33499,12 +33573,12 @@ begin
                                         nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                         nested_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
-                                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                        nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                        nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                        nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                        wn_t_o_a_rw <= v_rw;
+                                        v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                        wn_t_o_a_us <= v_us;
+                                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                        wn_t_o_a_xd <= v_xd;
                                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                                             nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                             nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
@@ -33565,12 +33639,12 @@ begin
                                         nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                         nested_t0_walker_guest_guest_io0_st <= FAULT;
                                     else
-                                        v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                        nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                        v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                        nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                        v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                        nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                        v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                        wn_t_o_a_rw <= v_rw;
+                                        v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                        wn_t_o_a_us <= v_us;
+                                        v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                        wn_t_o_a_xd <= v_xd;
                                         nested_t0_walker_guest_guest_io0_st <= XWAIT;
                                         nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -33589,12 +33663,12 @@ begin
                                     nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                                     nested_t0_walker_guest_guest_io0_st <= FAULT;
                                 else
-                                    v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(m_rdata(1)));
-                                    nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                    v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(m_rdata(2)));
-                                    nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                    v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
-                                    nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                    v_rw := stdl(bool(wn_t_o_a_rw) and bool(m_rdata(1)));
+                                    wn_t_o_a_rw <= v_rw;
+                                    v_us := stdl(bool(wn_t_o_a_us) and bool(m_rdata(2)));
+                                    wn_t_o_a_us <= v_us;
+                                    v_xd := stdl(bool(wn_t_o_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                    wn_t_o_a_xd <= v_xd;
                                     if (bool(wn_t_k_user) and (not bool(v_us))) then
                                         nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                         nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
@@ -33695,9 +33769,9 @@ begin
                     ns10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
                     ns10 := (ns4 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & ns9));
                     wn_t_o_n_spa <= ns10(64-1 downto 0);
-                    wn_t_o_n_g_rw <= to_unsigned(nested_t0_walker_guest_guest_io0_a_rw, 1);
-                    wn_t_o_n_g_us <= to_unsigned(nested_t0_walker_guest_guest_io0_a_us, 1);
-                    wn_t_o_n_g_xd <= to_unsigned(nested_t0_walker_guest_guest_io0_a_xd, 1);
+                    wn_t_o_n_g_rw <= to_unsigned(wn_t_o_a_rw, 1);
+                    wn_t_o_n_g_us <= to_unsigned(wn_t_o_a_us, 1);
+                    wn_t_o_n_g_xd <= to_unsigned(wn_t_o_a_xd, 1);
                     wn_t_o_n_entry <= nested_t0_h_r_entry;
                     wn_t_done <= '1';
                     nested_t0_walker_guest_guest_io0_st <= IDLE;
@@ -33712,7 +33786,7 @@ begin
                     wn_t_o_r_error_code(2) <= wn_t_k_user;
                     wn_t_o_r_error_code(3) <= stdl(nested_t0_walker_guest_guest_io0_fault_k(4-1 downto 0) = 3);
                     wn_t_o_r_error_code(4) <= stdl(bool(wn_t_k_fetch) and (bool(wn_t_r_CR4(20)) or bool(wn_t_r_EFER(11))));
-                    wn_t_o_r_error_code(5) <= stdl(((nested_t0_walker_guest_guest_io0_fault_k > 3) and (nested_t0_walker_guest_guest_io0_fault_k <= 10)) and (((bool(wn_t_r_CR4(22)) and bool(nested_t0_walker_guest_guest_io0_a_us)) and (not bool(wn_t_k_fetch))) and (((shift_right(wn_t_r_PKRU, to_integer(2 * nested_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_t_r_PKRU, to_integer((2 * nested_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_t_k_write)) and (bool(wn_t_k_user) or bool(wn_t_r_CR0(16)))))));
+                    wn_t_o_r_error_code(5) <= stdl(((nested_t0_walker_guest_guest_io0_fault_k > 3) and (nested_t0_walker_guest_guest_io0_fault_k <= 10)) and (((bool(wn_t_r_CR4(22)) and bool(wn_t_o_a_us)) and (not bool(wn_t_k_fetch))) and (((shift_right(wn_t_r_PKRU, to_integer(2 * nested_t0_walker_guest_guest_io0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_t_r_PKRU, to_integer((2 * nested_t0_walker_guest_guest_io0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_t_k_write)) and (bool(wn_t_k_user) or bool(wn_t_r_CR0(16)))))));
                     wn_t_o_r_error_code(6) <= '0';
                     wn_t_o_r_error_code(15) <= '0';
                     wn_t_o_r_cr2 <= wn_t_i_addr;
@@ -33799,12 +33873,12 @@ begin
                             nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(5, 3);
                             nested_t0_walker_guest_guest_io0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                            nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                            v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                            nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                            v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                            nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                            v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                            wn_t_o_a_rw <= v_rw;
+                            v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                            wn_t_o_a_us <= v_us;
+                            v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                            wn_t_o_a_xd <= v_xd;
                             nested_t0_walker_guest_guest_io0_st <= XWAIT;
                             nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -33822,12 +33896,12 @@ begin
                             nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(4, 3);
                             nested_t0_walker_guest_guest_io0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                            nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                            v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                            nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                            v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                            nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                            v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                            wn_t_o_a_rw <= v_rw;
+                            v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                            wn_t_o_a_us <= v_us;
+                            v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                            wn_t_o_a_xd <= v_xd;
                             nested_t0_walker_guest_guest_io0_st <= XWAIT;
                             nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(3, 3);
                         end if;
@@ -33846,12 +33920,12 @@ begin
                                 nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_guest_guest_io0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                                nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                                nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                                nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                                wn_t_o_a_rw <= v_rw;
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                                wn_t_o_a_us <= v_us;
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                                wn_t_o_a_xd <= v_xd;
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                     nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
@@ -33912,12 +33986,12 @@ begin
                                 nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_guest_guest_io0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                                nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                                nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                                nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                                wn_t_o_a_rw <= v_rw;
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                                wn_t_o_a_us <= v_us;
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                                wn_t_o_a_xd <= v_xd;
                                 nested_t0_walker_guest_guest_io0_st <= XWAIT;
                                 nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -33937,12 +34011,12 @@ begin
                                 nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_guest_guest_io0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                                nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                                nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                                nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                                wn_t_o_a_rw <= v_rw;
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                                wn_t_o_a_us <= v_us;
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                                wn_t_o_a_xd <= v_xd;
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                     nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
@@ -34003,12 +34077,12 @@ begin
                                 nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_guest_guest_io0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                                nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                                v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                                nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                                v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                                nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                                v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                                wn_t_o_a_rw <= v_rw;
+                                v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                                wn_t_o_a_us <= v_us;
+                                v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                                wn_t_o_a_xd <= v_xd;
                                 nested_t0_walker_guest_guest_io0_st <= XWAIT;
                                 nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -34027,12 +34101,12 @@ begin
                             nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_guest_guest_io0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(nested_t0_walker_guest_guest_io0_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
-                            nested_t0_walker_guest_guest_io0_a_rw <= v_rw;
-                            v_us := stdl(bool(nested_t0_walker_guest_guest_io0_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
-                            nested_t0_walker_guest_guest_io0_a_us <= v_us;
-                            v_xd := stdl(bool(nested_t0_walker_guest_guest_io0_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
-                            nested_t0_walker_guest_guest_io0_a_xd <= v_xd;
+                            v_rw := stdl(bool(wn_t_o_a_rw) and bool(nested_t0_walker_guest_guest_io0_le(1)));
+                            wn_t_o_a_rw <= v_rw;
+                            v_us := stdl(bool(wn_t_o_a_us) and bool(nested_t0_walker_guest_guest_io0_le(2)));
+                            wn_t_o_a_us <= v_us;
+                            v_xd := stdl(bool(wn_t_o_a_xd) or (bool(nested_t0_walker_guest_guest_io0_le(63)) and bool(wn_t_r_EFER(11))));
+                            wn_t_o_a_xd <= v_xd;
                             if (bool(wn_t_k_user) and (not bool(v_us))) then
                                 nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(4, 8);
                                 nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(1, 3);
@@ -34088,9 +34162,9 @@ begin
 end process nested_t0_walker_guest_guest_io0_fsm;
 
 nested_t0_x_table <= stdl(bool(nested_t0_x_on_table) and (not bool(nested_t0_x_pwrite)) and (not bool(nested_t0_x_update)));
-nested_t0_x_off <= stdl((wn_t_r_HPT(12-1 downto 9) = 0) and (not bool(wn_t_r_TRQ(0))));
+nested_t0_x_off <= stdl(wn_t_r_HPT(12-1 downto 9) = 0);
 nested_t0_hb_HPT <= wn_t_r_HPT;
 nested_t0_hb_TRQ <= wn_t_r_TRQ;
 
 end architecture MyHDL;
--- virtspec conversion 6c13c7ba83dd4a1c39f5abc0 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 73d424dbc2f8efb3f71451f6706654b8b492b0f2c4e5c0ace06b2575c0ec2688
+-- virtspec conversion 7297bb08f616bcfdfd3abefb of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 e2e26bfdcbdeeac96046d744dbe99a19f6173f82f36f3eaaf1efadf94febb34f

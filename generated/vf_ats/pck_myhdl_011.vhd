@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 813d3fcc17b18637d574b742 of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 34f787c968465cd540576d7c of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

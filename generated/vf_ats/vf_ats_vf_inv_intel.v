@@ -339,4 +339,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion 813d3fcc17b18637d574b742 of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 406df7836645d80baad5f70f44fa43b5f80c4b98bf182f9f0c85d0f1b6641792
+// virtspec conversion 34f787c968465cd540576d7c of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 406df7836645d80baad5f70f44fa43b5f80c4b98bf182f9f0c85d0f1b6641792

@@ -307,4 +307,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion 813d3fcc17b18637d574b742 of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 41fff43391a71aa094c6a3e1233a01aaac117a82c2d0d20e37ddeb7b5eda8ef1
+-- virtspec conversion 34f787c968465cd540576d7c of pck_myhdl_011.vhd vf_ats_vf_inv_intel.v vf_ats_vf_inv_intel.vhd: sha256 41fff43391a71aa094c6a3e1233a01aaac117a82c2d0d20e37ddeb7b5eda8ef1

@@ -17184,4 +17184,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
-// virtspec conversion b9baaa698aa20b69f73ede1d of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 ee97810f2cb4c27d406c0ad4c83a06e4df8417fe75f6da9667db3e72a77862cc
+// virtspec conversion dc7e95ac8bad50dff8d888fd of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 ee97810f2cb4c27d406c0ad4c83a06e4df8417fe75f6da9667db3e72a77862cc

@@ -15734,4 +15734,4 @@ begin
 end process walker_unit_io_sl0_fsm;
 
 end architecture MyHDL;
--- virtspec conversion b9baaa698aa20b69f73ede1d of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b
+-- virtspec conversion dc7e95ac8bad50dff8d888fd of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b

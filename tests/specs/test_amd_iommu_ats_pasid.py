@@ -157,9 +157,98 @@ def test_without_pasid_or_host_tables_the_host_answers(ref):
     f, trace = run(ref, dict(mem), pv=0)
     assert (f["outcome"], f["cpl"], f["code"]) == (COMPLETED, 0x0032_0000 | 0b11, NONE)
     assert [t[1] for t in trace] == [DTE, DTE + 8, DTE + 16, DTE + 24, HROOT + 32]
-    # Mode 0 (no host tables): the PASID is not read (not modelled): the identity answer
-    # with the DTE's IR and IW, reading only the DTE
+    # Mode 0 (no host tables) and no PASID (PV = 0, GIoV = 0): the identity answer with the
+    # DTE's IR and IW, reading only the DTE
     mem[DTE] = Q0 & ~(7 << 9)
-    f, trace = run(ref, dict(mem))
+    f, trace = run(ref, dict(mem), pv=0)
     assert (f["outcome"], f["cpl"]) == (COMPLETED, (VA & ~0xFFF) | 0b11)
     assert len(trace) == 4
+
+
+# ---- Mode 0 with a PASID (notes 23.4): the guest walk succeeds with no host stage, and the
+# completion carries the guest's rights, read from the guest walk's accumulators (R/W, U/S and
+# NX of every guest level). With Mode 0 the GCR3 table and the guest tables are
+# system-physical ([AMD] 2.2.2.1 Mode 0: no host translation; notes 23.2 item 1): the GCR3
+# entry of PASID 5 at 0x1000 + 5 * 8, the guest CR3 0x2000, PML4 entry 1 at 0x2008, PDPT
+# entry 2 at 0x4010, PD entry 3 at 0x5018, PT entry 4 at 0x6020, the page at 0x7000. The rule
+# (UNCONFIRMED, the spec's choice, as with host tables without the host's part): R = PMR or
+# U/S = 1 at every level; W = R and R/W = 1 at every level and no no-write hint; Exe = R and
+# PV and ER and no NX at any level; Priv = PV and PMR; U = 0 (no host leaf); S = 0; the
+# address the guest walk's output, here 0x7000.
+Q0_MODE0 = Q0 & ~(7 << 9)
+READS_MODE0 = [DTE, DTE + 8, DTE + 16, DTE + 24, 0x1028, 0x2008, 0x4010, 0x5018, 0x6020]
+
+
+def memory_mode0(leaf: int = 0x7000 | P | RW | US | A | D, pdpte: int = 0x5000 | TABLE) -> dict:
+    return {
+        DTE: Q0_MODE0, DTE + 8: DOMAIN | I_BIT, DTE + 16: 0, DTE + 24: 0,
+        0x1028: 0x2000 | 1, 0x2008: 0x4000 | TABLE, 0x4010: pdpte, 0x5018: 0x6000 | TABLE, 0x6020: leaf,
+    }
+
+
+def test_mode0_user_request_gets_the_guest_rights(ref):
+    # every guest level U/S = R/W = 1, no NX; a user request (PMR = 0) asking to execute:
+    # R = 1 (U/S), W = 1 (R/W), Exe = 1 (PV, ER, no NX), Priv = 0, U = 0 -> 0b1011 at
+    # 0x7000; no event; the reads are the DTE, the GCR3 entry and the four guest entries,
+    # nothing written (every A and D already set)
+    mem = memory_mode0()
+    f, trace = run(ref, dict(mem), er=1)
+    assert (f["outcome"], f["cpl_status"], f["code"], f["logged"]) == (COMPLETED, SC, NONE, 0)
+    assert f["cpl"] == 0x7000 | 0b1011
+    assert trace == [(0, a, 8, mem.get(a, 0)) for a in READS_MODE0]
+
+
+def test_mode0_supervisor_request_read_only_no_execute_page(ref):
+    # the guest leaf has R/W = 0, U/S = 0 and NX; PMR = 1, ER = 1: R = 1 (a supervisor),
+    # W = 0 (R/W), Exe = 0 (NX), Priv = 1 -> bits 0 and 4
+    f, _ = run(ref, memory_mode0(leaf=0x7000 | P | A | XD), pmr=1, er=1)
+    assert (f["outcome"], f["cpl"], f["code"]) == (COMPLETED, 0x7000 | 1 << 0 | 1 << 4, NONE)
+
+
+def test_mode0_rights_accumulate_over_every_guest_level(ref):
+    # the leaf grants everything, the PDPT entry (level 3) has U/S = 0: a user request is
+    # granted nothing (R = W = Exe = 0), not a fault
+    f, _ = run(ref, memory_mode0(pdpte=0x5000 | P | RW | A), er=1)
+    assert (f["outcome"], f["cpl"], f["code"], f["logged"]) == (COMPLETED, 0x7000, NONE, 0)
+    # the PDPT entry has NX (bit 63) and R/W = 0: R = 1, W = 0, Exe = 0 for a user request
+    f, _ = run(ref, memory_mode0(pdpte=0x5000 | P | US | A | XD), er=1)
+    assert f["cpl"] == 0x7000 | 1 << 0
+    # the no-write hint clears W alone: R and Exe stay
+    f, _ = run(ref, memory_mode0(), er=1, nw=1)
+    assert f["cpl"] == 0x7000 | 1 << 0 | 1 << 3
+    # no Execute Requested: Exe = 0
+    f, _ = run(ref, memory_mode0())
+    assert f["cpl"] == 0x7000 | 0b11
+
+
+def test_mode0_without_a_pasid_prefix_but_giov(ref):
+    # PV = 0 and DTE.GIoV = 1 (bit 54): PASID 0, whose GCR3 entry is at 0x1000 and points to
+    # the same guest CR3; Priv = Exe = 0 without a PASID prefix (PV = 0), R = 1 with PMR = 1
+    mem = memory_mode0()
+    mem[DTE] |= 1 << 54
+    mem[0x1000] = 0x2000 | 1
+    f, trace = run(ref, dict(mem), pmr=1, er=1, pv=0)
+    assert (f["outcome"], f["cpl"]) == (COMPLETED, 0x7000 | 0b11)
+    assert [t[1] for t in trace] == READS_MODE0[:4] + [0x1000] + READS_MODE0[5:]
+
+
+def test_mode0_guest_leaf_accessed_bit_is_written(ref):
+    # with no host stage the guest walk succeeds as a read, and sets the leaf's A after it
+    # (APM 5.4.2; UNCONFIRMED for a Translation Request, notes 23.4): one write of the PT
+    # entry with A set, after the reads
+    leaf = 0x7000 | P | RW | US
+    f, trace = run(ref, memory_mode0(leaf=leaf), er=1)
+    assert f["cpl"] == 0x7000 | 0b1011
+    assert trace[-1] == (1, 0x6020, 8, leaf | A)
+    assert [t[1] for t in trace[:-1]] == READS_MODE0
+
+
+def test_mode0_guest_fault_of_a_translation_request(ref):
+    # the guest PT entry is not present: R = W = 0 (cpl 0) and IO_PAGE_FAULT with GN = 1, the
+    # PASID, US (PMR = 0), NX (ER), PR = 0, TR = 1, as with host tables
+    mem = memory_mode0(leaf=0)
+    f, trace = run(ref, dict(mem), er=1)
+    lo = DEV | 5 << 32 | F_GN | F_NX | F_US | F_TR | IO_PAGE_FAULT << 60
+    assert (f["outcome"], f["cpl_status"], f["cpl"], f["code"], f["logged"]) == (COMPLETED, SC, 0, IO_PAGE_FAULT, 1)
+    assert (f["entry_lo"], f["entry_hi"]) == (lo, VA)
+    assert trace == [(0, a, 8, mem.get(a, 0)) for a in READS_MODE0] + [(1, LOG_ENTRY, 8, lo), (1, LOG_ENTRY + 8, 8, VA)]

@@ -134,6 +134,10 @@ class Scope:
         self.structures: dict[str, tuple] = kw.get("structures", {})
         self.bitmaps: dict[str, int] = kw.get("bitmaps", {})
         self.walks: dict[str, dict[str, int]] = kw.get("walks", {})  # walk name -> member -> width
+        # walk name -> (its accumulators, a composition's host accumulators): name -> width;
+        # `W.ACC` reads one after a success, and is noted in `read_accs` (walk, acc) -> span
+        self.walk_accs: dict[str, tuple[dict[str, int], dict[str, int]]] = kw.get("walk_accs", {})
+        self.read_accs: dict[tuple[str, str], Span] = kw.get("read_accs", {})
         self.calls: dict[str, dict[str, int]] = kw.get("calls", {})  # call name -> member -> width
         # an invalidation event: its operands (name -> width); in `drop ... when`, the
         # cache's tags (bare name: the request's value), `entry.X` (X a tag or `global`)
@@ -146,6 +150,18 @@ class Scope:
         self.expand = kw.get("expand")  # resolves a `let` body in this scope
         self.expanding: set[str] = set()
         self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it
+
+    def _walk_acc(self, walk: str, acc: str, members: dict[str, int], width: int, span: Span) -> Expr:
+        """`walk.acc`, an accumulator of the walk read after a success (0 when the walk did not
+        run or faulted); refused when a member of the walk has its name in any case (E0361)."""
+        other = next((x for x in members if x.lower() == acc.lower()), None)
+        if other is not None:
+            how = "has the same name" if other == acc else "differs from it only in case (VHDL ignores case)"
+            raise Problem("E0361", f"expected '{walk}.{acc}' to name one thing, not both accumulator '{acc}' of "
+                          f"walk '{walk}' and its member '{other}' (a walk result, fault kind or record field), "
+                          f"which {how}: rename the accumulator or the record field in the regime", span)
+        self.read_accs.setdefault((walk, acc), span)
+        return Expr(op="ref", kind="walk", name=f"{walk}.{acc}", width=width, span=span)
 
     def resolve(self, name: str, span: Span) -> Expr:
         parts = tuple(name.split("."))
@@ -210,8 +226,17 @@ class Scope:
             return self._struct_ref(parts, name, span)
         if head in self.walks and len(parts) == 2:
             members = self.walks[head]
+            accs, host_accs = self.walk_accs.get(head, ({}, {}))
+            if tail in accs:
+                return self._walk_acc(head, tail, members, accs[tail], span)
+            if tail not in members and tail.startswith("host_") and tail[5:] in host_accs:
+                raise Problem("E0363", f"expected a member of walk '{head}' here, not '{name}': a host "
+                              f"accumulator ('{tail[5:]}' of the host stage) is not readable by a unit (only the "
+                              f"guest's accumulators are, as '{head}.ACC'); report what the host granted in the "
+                              "composition's record from a host `check` on the final address instead "
+                              "(notes/unit-language.md, \"A walk whose answer is its rights\")", span)
             if tail not in members:
-                raise Undefined(name, span, [f"{head}.{x}" for x in members])
+                raise Undefined(name, span, [f"{head}.{x}" for x in [*members, *accs]])
             return Expr(op="ref", kind="walk", name=name, width=members[tail], span=span)
         if head in self.calls and len(parts) == 2:
             members = self.calls[head]

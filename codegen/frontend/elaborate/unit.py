@@ -71,7 +71,10 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             first = next(x.span for x in lets if x.name == r.name)
             el.bag.error("E0201", f"'{r.name}' is defined twice in unit '{d.name}'", r.span, ("first defined here", first))
         let_bodies[r.name] = r.value
-    named = {"lets": let_bodies, "expand": el.resolve_tree}
+    # `W.ACC`: the accumulators of each walk, and the ones the unit reads (set on the walks below)
+    walk_accs: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    read_accs: dict[tuple[str, str], Span] = {}
+    named = {"lets": let_bodies, "expand": el.resolve_tree, "walk_accs": walk_accs, "read_accs": read_accs}
     widths = {f.name: f.width for f in event}
 
     # structures, bitmaps and walks, in the order written: each may read the ones before it
@@ -145,6 +148,7 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
                 continue
             walks.append(walk[0])
             walk_members[item.name] = walk[1]
+            walk_accs[item.name] = walk[2]
             steps.append(("walk", item.name))
 
     scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=map_widths,
@@ -177,13 +181,40 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
     cached = _caches(el, m, d, registers, widths, named, [s for s in structs if s.name not in made_by], struct_scope,
                      [w for w in walks if w.name not in made_by], walk_members, map_widths, own,
                      [c for c in calls if c.name not in made_by], call_members)
-    if not ok or record is None or len(event) != len(events[0][2]) or cached is None:
+    if read_accs:
+        walks = _read_accs(el, walks, walk_accs, read_accs, cached[0] if cached is not None else ())
+    if not ok or record is None or len(event) != len(events[0][2]) or cached is None or walks is None:
         return None
     return ir.Unit(caches=cached[0], invalidations=cached[1], calls=tuple(calls), name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
                    bitmaps=tuple(maps), walks=tuple(walks), steps=tuple(steps), lets=tuple(let_bodies), record=record,
                    exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span,
                    let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                                   for r in lets))
+
+
+def _read_accs(el: Resolver, walks: list[ir.Walk], walk_accs: dict, read_accs: dict[tuple[str, str], Span],
+               caches) -> list[ir.Walk] | None:
+    """The walks with the accumulators the unit reads of them (`W.ACC`, in the regime's
+    order), or None after E0362: a cache in front of a walk answers a hit with the address
+    alone, no accumulators."""
+    out, ok = [], True
+    for w in walks:
+        if w.name not in walk_accs:  # a callee's walk, inlined: it keeps what the callee reads
+            out.append(w)
+            continue
+        names = tuple(a for a in walk_accs[w.name][0] if (w.name, a) in read_accs)
+        if names:
+            c = next((c for c in caches if c.source == "walk" and c.of == w.name), None)
+            if c is not None:
+                el.bag.error("E0362", f"expected no cache in front of walk '{w.name}' whose accumulator "
+                             f"'{w.name}.{names[0]}' the unit reads: a hit of cache '{c.name}' gives the address and "
+                             "level with no walk, so no accumulator; drop the cache, or read what the accumulator "
+                             "says from a `check` of the regime that ends the walk at the leaf with it in the record",
+                             read_accs[(w.name, names[0])], (f"cache '{c.name}'", c.span))
+                ok = False
+            w = w.model_copy(update={"accs": names})
+        out.append(w)
+    return out if ok else None
 
 
 def _bitmap(el: Resolver, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
@@ -237,6 +268,7 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
                 return None
             seen[name.lower()] = what
         members = nested_members(nest, guest, host)
+        accs = ({a.name: a.width for a in guest.accumulators}, {a.name: a.width for a in host.accumulators})
         access_names, context_names, what_of = guest.access, nest.context, f"nested '{nest.name}'"
         span_of = nest.span
     else:
@@ -247,6 +279,7 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
                          w.span, (f"the bypass of '{regime.name}' is declared here", regime.bypass.span))
             return None
         members = walk_members(regime)
+        accs = ({a.name: a.width for a in regime.accumulators}, {})
         clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
                  WALK_RESULTS]
         if clash:
@@ -289,7 +322,7 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
                    when=when, cite=w.cite, doc=w.doc, span=w.span, nested=nest is not None)
     if regime is not None:
         walk = walk.model_copy(update={"never": walk_never(regime, walk)})
-    return walk, members
+    return walk, members, accs
 
 
 def _regimes(m: Module) -> dict[str, ir.Regime]:

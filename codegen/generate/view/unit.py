@@ -74,13 +74,14 @@ class Step:
         return f"wn_{self.node.name}" if self.translation is not None else self.walker.role
 
 
-def nested_translation(spec: ir.Spec, name: str):
+def nested_translation(spec: ir.Spec, name: str, acc_out: bool = False):
     """The TranslationView of composition `name` as a unit walks it: without its caches
     (a walk in a unit reads memory every time), its own walkers guest and host."""
     from codegen.generate.view.translation import TranslationView
     bare = [n.model_copy(update={"caches": (), "invalidations": ()}) if n.name == name else n for n in spec.nested]
     t = TranslationView(spec.model_copy(update={"nested": tuple(bare), "top_name": name, "units": ()}))
     t.main.gpa_port = True  # the unit reads the guest-physical address (`W.gpa`)
+    t.main.acc_out = acc_out  # a walk of it reads the guest's accumulators (`W.ACC`)
     for w in t.walkers:  # the unit's memory may answer their reads with an error
         w.unit_nest = True
     return t
@@ -110,10 +111,14 @@ class UnitView:
             else:
                 walk = unit.step_node(kind, name)
                 if walk.nested:
-                    self.steps.append(Step(kind, walk, [], None, nested_translation(spec, walk.regime)))
+                    # the walkers of a composition are one block for every walk of it: their
+                    # accumulators are ports when any walk of it reads one
+                    acc_out = any(w.accs for w in unit.walks if w.nested and w.regime == walk.regime)
+                    self.steps.append(Step(kind, walk, [], None, nested_translation(spec, walk.regime, acc_out)))
                 else:
-                    self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime),
-                                                                      f"unit_{walk.name}")))
+                    wv = WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")
+                    wv.acc_out = bool(walk.accs)
+                    self.steps.append(Step(kind, walk, [], wv))
         widen(self.walkers, WORD_BITS)
         # the model has a read-error input (m_rerr) when a rule or a walk fault reads an error
         self.reads_errors = bool(self.error_structures) or any(w.reads_error for w in self.walkers)
@@ -441,8 +446,18 @@ class UnitView:
         from codegen.frontend.elaborate.unit import nested_members, walk_members
         if walk.nested:
             nest = next(n for n in self.spec.nested if n.name == walk.regime)
-            return list(nested_members(nest, self.spec.regime(nest.guest), self.spec.regime(nest.host)).items())
-        return list(walk_members(self.spec.regime(walk.regime)).items())
+            out = list(nested_members(nest, self.spec.regime(nest.guest), self.spec.regime(nest.host)).items())
+        else:
+            out = list(walk_members(self.spec.regime(walk.regime)).items())
+        return out + [(a, w) for a, w, _i in self.walk_accs(walk)]
+
+    def walk_accs(self, walk: ir.Walk) -> list[tuple[str, int, int]]:
+        """(name, width, position among the regime's accumulators) of each accumulator the unit
+        reads of `walk` after a success (a composition's: the guest's)."""
+        regime = self.spec.regime(next(n for n in self.spec.nested if n.name == walk.regime).guest
+                                  if walk.nested else walk.regime)
+        accs = list(regime.accumulators)
+        return [(a.name, a.width, accs.index(a)) for a in accs if a.name in walk.accs]
 
     def member_width(self, walk: ir.Walk, name: str) -> int:
         return dict(self.walk_members(walk))[name]

@@ -185,6 +185,10 @@ class WalkerView:
         # a guest walker in a unit reports the guest-physical address of a success too
         # (the reference's result tuple ends with it; the model has the port o_gpa)
         self.gpa_port = False
+        # a walker whose accumulators a unit reads after a success (`W.ACC`): the reference's
+        # result tuple of a success carries them (before the guest-physical address), the
+        # model's accumulator registers are output ports (a_NAME)
+        self.acc_out = False
         # walk caches (view/cache.py): the input stage's paging-structure cache (PscView),
         # the host's nested TLB (CacheView), and whether the host reads at a physical
         # address for the guest (x_phys: a table address the paging-structure cache held)

@@ -1435,7 +1435,7 @@ class ScenarioFactory:
         okey = tuple(sorted(override.items())) if override else ()
         pairs = self.start_pairs(override)
         if not pairs:
-            raise StimulusError("no context gives a valid start level")
+            return self._host_off_ctx(draw, override)
         target = pairs[draw.int(0, len(pairs) - 1)]
         refs = self._start_refs()
         if refs is not None:
@@ -1469,6 +1469,20 @@ class ScenarioFactory:
             ctx = self._random_ctx(draw) | override
             if self._starts(ctx) is not None:
                 return ctx
+        raise StimulusError("no context gives a valid start level")
+
+    def _host_off_ctx(self, draw: Draw, override: dict) -> dict:
+        """A context with the caller's fixed registers that switches the host stage off, when
+        no context gives valid start levels of both stages (a unit's walk whose fixed register
+        switches the host off and names no host start level with it): a switched-off host
+        reads no start level. Only where the draw would otherwise fail, so that every other
+        scenario is drawn as before."""
+        if self.host is not None and override and self._off_conditions("host"):
+            levels = self._levels[self.main.name]
+            for _ in range(200):
+                ctx = self._random_ctx(draw) | override
+                if self.stage_off("host", ctx) and self._start(self.main, ctx) in levels:
+                    return ctx
         raise StimulusError("no context gives a valid start level")
 
     def _start_table(self, key: tuple, refs: list, ctx: dict) -> dict:

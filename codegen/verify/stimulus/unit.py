@@ -293,6 +293,18 @@ class UnitScenarioFactory:
         steps = list(self.unit.steps)
         if upto is not None:
             steps = steps[:steps.index(("walk", upto)) + 1]
+            # of the walks before it, only those its guard reads (through the guards of
+            # those, in turn): another walk's guard may exclude it (a walk that needs a mode
+            # field != 0 before a walk whose host stage that field switches off when it is 0)
+            needed, todo = {upto}, [upto]
+            while todo:
+                node = self.unit.step_node("walk", todo.pop())
+                for r in (node.when.refs() if node.when is not None else ()):
+                    name = r.name.split(".")[0]
+                    if r.kind == "walk" and name not in needed:
+                        needed.add(name)
+                        todo.append(name)
+            steps = [(k, n) for k, n in steps if k != "walk" or n in needed]
         nodes = [self.unit.step_node(kind, name) for kind, name in steps]
         return [n.when for n in nodes if n.when is not None]
 
@@ -1172,7 +1184,7 @@ class _When:
         self.when = when
 
 
-def nested_final_always_checks(spec: ir.Spec, w: ir.Walk) -> tuple[str, ...]:
+def nested_final_always_checks(spec: ir.Spec, w: ir.Walk, host_on: bool = False) -> tuple[str, ...]:
     """The host checks that end every host translation of a composition walk's final
     address on `w`'s constant bindings (the `final access` map's kinds and the host's
     checks folded on them), when the host stage cannot be switched off (the composition's
@@ -1180,10 +1192,12 @@ def nested_final_always_checks(spec: ir.Spec, w: ir.Walk) -> tuple[str, ...]:
     switched off still hands its input to the host with the final access): such a walk
     never succeeds (its host walk of the final address always ends at the leaf in one of
     these checks, the pattern of an ATS Translation Request answered with its rights).
-    Empty when the folding does not show it."""
+    Empty when the folding does not show it. With `host_on`, the checks that end it whenever
+    the host stage is on, whether or not it can be switched off: a success then has the host
+    stage off (a request answered with its rights, through a composition whose host may be off)."""
     nest = next(n for n in spec.nested if n.name == w.regime)
     host = spec.regime(nest.host)
-    offs = [nest.host_bypass, host.bypass]
+    offs = [] if host_on else [nest.host_bypass, host.bypass]
     folded = _folded_on_bindings(w, [_When(c) for c in offs if c is not None])
     if any(not (f.op == "num" and f.value == 0) for f in folded):
         return ()
@@ -1310,6 +1324,14 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
                                f"binds, and the host stage is never switched off: every final address ends in it "
                                f"(composition {nest.name})")
                 out += points[-2:]
+            elif on := nested_final_always_checks(spec, w, host_on=True):
+                # a success has the host stage switched off: no host page level
+                hosts = [p for p in points if p.startswith(f"walk {w.name} host page level ")]
+                for p in hosts:
+                    gone[p] = (f"host check {on[0]}'s condition folds to 1 on the final access walk {w.name} "
+                               f"binds: every final address the host stage translates ends in it, so a success "
+                               f"has the host stage switched off (composition {nest.name})")
+                out += [p for p in points if p not in hosts]
             else:
                 out += points
             continue

@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 5a5b2137489fd837d8bfb1df of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 6b072f8828adac5292d4056c of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

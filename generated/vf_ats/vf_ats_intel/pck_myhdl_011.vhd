@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion ee2898ee955ec23af12a832f of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 421d7d2e58882f130d2757a9 of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

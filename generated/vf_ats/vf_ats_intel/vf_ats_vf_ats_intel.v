@@ -44686,4 +44686,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
-// virtspec conversion ee2898ee955ec23af12a832f of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 b2853359c0fed240f56ad466380c4f13963a8977bb95d1833776f8021a907228
+// virtspec conversion 421d7d2e58882f130d2757a9 of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 b2853359c0fed240f56ad466380c4f13963a8977bb95d1833776f8021a907228

@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 44c1f63b28e0a6f8534991c9 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 791c0e840d8d128380b64909 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

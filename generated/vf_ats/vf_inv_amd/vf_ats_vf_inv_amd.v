@@ -390,4 +390,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion 44c1f63b28e0a6f8534991c9 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 27f22b1bea14a7f11da8519d5c30bb1f4845042110c9e3a79f69ef5a6abb6c32
+// virtspec conversion 791c0e840d8d128380b64909 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 27f22b1bea14a7f11da8519d5c30bb1f4845042110c9e3a79f69ef5a6abb6c32

@@ -354,4 +354,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion 44c1f63b28e0a6f8534991c9 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 55d758365852295913778949ca059cb1db0736893b6230d0a209208494aa4f18
+-- virtspec conversion 791c0e840d8d128380b64909 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 55d758365852295913778949ca059cb1db0736893b6230d0a209208494aa4f18

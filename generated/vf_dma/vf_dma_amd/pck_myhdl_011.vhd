@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion bff47c72c21bec0d8912a516 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 41acee6f62e5cacff28948fa of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

@@ -259,3 +259,18 @@ def test_guest_tables_stay_inside_the_host_width_the_context_chooses_and_some_le
     # about 16 % final (80 % tables inside x 20 % leaf anywhere), 20 % tables anywhere:
     # 20, 25 and 75 of these 120
     assert ends["final"] >= 8 and ends["table"] <= 45 and ends["ok"] >= 55, ends
+
+
+def test_a_fixed_context_that_switches_the_host_off_needs_no_host_start_level(specs):
+    """amd_iommu's guest_io under a DTE with Mode 0 (a unit's second walk, whose HPT the first
+    walk's device entry fixed): the host stage is off, and Mode 0 is no start level of the
+    host regime; the draw gives a context with the fixed register (it raised "no context
+    gives a valid start level", so no such walk was built) and a guest walk with no host
+    reference."""
+    from codegen.verify.stimulus.unit import UnitScenarioFactory
+    factory = UnitScenarioFactory(specs["amd_iommu"]).walk_factories["t"]
+    hpt = 1 << 0 | 1 << 1 | 0x80_0000  # V, TV, host root: Mode (bits 11:9) 0
+    assert factory.start_pairs({"HPT": hpt}) == []  # no host start level: Mode 0 is none
+    for seed in range(10):
+        sc = factory.make(Draw(random.Random(seed)), ctx_override={"HPT": hpt, "TRQ": 1})
+        assert sc.request["HPT"] == hpt and factory.stage_off("host", sc.request)

@@ -305,6 +305,11 @@ def test_a_host_bypass_that_may_hold_keeps_the_success_points(tmp_path):
     assert nested_final_always_checks(spec, spec.top.walks[0]) == ()
     points, gone = coverage_points(spec)
     assert "walk a page level 0" in points and "exit a_translated" in points
+    # but a success has the host stage off (with it on, every final address ends in the
+    # check): walk a's host page level is out, with the reason; walk b (Q from the event) keeps it
+    assert nested_final_always_checks(spec, spec.top.walks[0], host_on=True) == ("answered",)
+    assert "switched off" in gone["walk a host page level 0"] and "walk a host page level 0" not in points
+    assert "walk b host page level 0" in points
 
 
 # ---- read errors on a composition's walk (tests/data/toy_nested_error.vspec: both stages
@@ -389,3 +394,18 @@ def test_a_level_skip_point_is_aimed_at(tmp_path):
                 starts[tuple(path[:2])] += 1
     assert list(starts) == [(3, 1)] and starts[(3, 1)] == hits[True] >= 10
     assert hits[False] < 3
+
+
+def test_a_scenario_aimed_at_a_walk_steers_the_guards_of_the_walks_it_reads_only(specs):
+    """amd_iommu: the host-only walk io needs Mode != 0 and no guest translation; the guest walk
+    t reads the GCR3 walk g (`when g.ok`), not io. Aimed at t, io's guard is not steered (it
+    held Mode in 1-6, so no aimed scenario had a DTE with Mode 0, whose guest walks run with
+    the host stage off); g's and the device entry's are."""
+    from codegen.verify.stimulus.unit import UnitScenarioFactory
+    factory = UnitScenarioFactory(specs["amd_iommu"])
+    unit = specs["amd_iommu"].top
+    whens = {n: unit.step_node("walk", n).when for n in ("io", "g", "t")}
+    guards = factory._guards("t")
+    assert not any(g is whens["io"] for g in guards)
+    assert any(g is whens["g"] for g in guards) and guards[-1] is whens["t"]
+    assert any(g is whens["io"] for g in factory._guards("io")) and factory._guards("io")[-1] is whens["io"]
